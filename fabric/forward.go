@@ -1,0 +1,429 @@
+package fabric
+
+// Forwarding, in the goroutine that drains an input queue (paper §3.2-3.3;
+// netmap's nm_vale_preflush and nm_vale_flush):
+//
+//  0. gather:   Receive lends up to Batch packets (chains of up to MaxFrags
+//               slots) from the input queue, in place.
+//  1. decide:   the logic's Lookup sets a destination for each packet.
+//  2. classify: each packet is appended to the list of its destination
+//               (a port, every port of a set) or to the broadcast list, and
+//               each destination seen for the first time is appended to the
+//               list of active destinations. Drops are counted.
+//  2b. flood:   if the broadcast list is not empty, every port but the source
+//               becomes an active destination.
+//  3. deliver:  for each active destination only, merge its list with the
+//               broadcast list in arrival order, reserve slots in its output
+//               queue (short lock), copy (no lock), complete (short lock).
+//  4. release:  the input slots go back to the backend.
+//
+// Locking: none on the input side. The port table and the logic are read
+// from atomic pointers once per batch; the batch runs inside an odd epoch of
+// its input queue so that the control path can wait for it (synchronize).
+
+import (
+	"sync/atomic"
+
+	"github.com/mswitch/mswitch/logic"
+)
+
+type port struct {
+	id      logic.PortID
+	name    string
+	backend Backend
+	inline  bool
+	in      []*inq
+	out     []*outRing
+}
+
+// inq is the forwarding state of one input queue.
+type inq struct {
+	sw   *Switch
+	port *port
+	idx  int
+	q    InQueue
+
+	// epoch is odd while a batch is being forwarded.
+	epoch    atomic.Uint64
+	stopping atomic.Bool
+	done     chan struct{}
+
+	// Counters, written only by the forwarding goroutine.
+	packets, bytes atomic.Uint64
+	drops          [numDropReasons]atomic.Uint64
+
+	// sc is the scratch area, allocated on the first packet so that idle
+	// ports cost no memory.
+	sc *scratch
+}
+
+// node threads a packet onto one destination list.
+type node struct {
+	pkt  int32
+	next int32
+}
+
+const nilNode = -1
+
+// list is a FIFO of nodes, with what delivery needs to plan its reservation.
+type list struct {
+	head, tail int32
+	n          int32 // packets
+	maxSize    int32 // largest packet, bytes
+}
+
+func (l *list) reset() { *l = list{head: nilNode, tail: nilNode} }
+
+type dest struct {
+	port *port
+	list
+}
+
+// scratch is the per-input-queue working memory of one batch.
+type scratch struct {
+	slots []Slot
+	pkts  []logic.Packet
+	first []int32 // index of each packet's first slot
+	frags []int32 // number of slots of each packet
+	size  []int32 // total bytes of each packet
+
+	nodes  []node
+	dstIdx []int32 // by port ID: index+1 into dests, 0 if not active
+	dests  []dest
+	bcast  list
+
+	drops [numDropReasons]uint64
+	out   outStats
+}
+
+func newScratch(batch int) *scratch {
+	return &scratch{
+		slots: make([]Slot, batch+MaxFrags-1),
+		pkts:  make([]logic.Packet, 0, batch),
+		first: make([]int32, batch),
+		frags: make([]int32, batch),
+		size:  make([]int32, batch),
+		nodes: make([]node, 0, batch),
+		dests: make([]dest, 0, 64),
+	}
+}
+
+// run drains the queue until the port is detached.
+func (q *inq) run() {
+	defer close(q.done)
+	for !q.stopping.Load() {
+		if q.forward() == 0 {
+			if err := q.q.Wait(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// forward moves one batch and returns how many packets it took from the
+// input queue.
+func (q *inq) forward() int {
+	q.epoch.Add(1)
+	defer q.epoch.Add(1)
+	sw := q.sw
+	if q.sc == nil {
+		q.sc = newScratch(sw.batch)
+	}
+	sc := q.sc
+	n := q.q.Receive(sc.slots)
+	if n == 0 {
+		return 0
+	}
+	t := sw.table.Load()
+	used, npkts, nbytes := sc.gather(n, sw.batch)
+	if len(sc.pkts) > 0 {
+		sw.mod.Load().l.Lookup(sc.pkts, q.port.id)
+		if sw.algorithm == AlgorithmVALE {
+			q.deliverVALE(t)
+		} else {
+			q.classify(t)
+			q.deliver()
+		}
+	}
+	q.q.Release(used)
+	q.packets.Add(npkts)
+	q.bytes.Add(nbytes)
+	for i, d := range sc.drops {
+		if d != 0 {
+			q.drops[i].Add(d)
+			sc.drops[i] = 0
+		}
+	}
+	return int(npkts)
+}
+
+// gather turns the first n lent slots into packets. It returns how many
+// slots to release and the packets and bytes received (malformed chains
+// included). A chain cut by the end of the slots is left for the next batch.
+func (sc *scratch) gather(n, batch int) (used int, npkts, nbytes uint64) {
+	sc.pkts = sc.pkts[:0]
+	slots := sc.slots[:n]
+	i := 0
+	for i < n && len(sc.pkts) < batch {
+		first := i
+		size := len(slots[i].Buf)
+		for slots[i].More && i+1 < n && i+1-first < MaxFrags {
+			i++
+			size += len(slots[i].Buf)
+		}
+		if slots[i].More {
+			if i+1 == n && n == len(sc.slots) && first > 0 {
+				break // cut short by our own slot array: next batch
+			}
+			// Longer than MaxFrags, or never terminated: skip to its end.
+			for slots[i].More && i+1 < n {
+				i++
+				size += len(slots[i].Buf)
+			}
+			i++
+			npkts++
+			nbytes += uint64(size)
+			sc.drops[DropMalformed]++
+			continue
+		}
+		i++
+		k := len(sc.pkts)
+		sc.pkts = append(sc.pkts, logic.Packet{Data: slots[first].Buf, Dst: logic.Drop})
+		sc.first[k] = int32(first)
+		sc.frags[k] = int32(i - first)
+		sc.size[k] = int32(size)
+		npkts++
+		nbytes += uint64(size)
+	}
+	return i, npkts, nbytes
+}
+
+// classify builds the destination lists (phases 2 and 2b).
+func (q *inq) classify(t *portTable) {
+	sc := q.sc
+	src := q.port.id
+	if len(sc.dstIdx) < len(t.byID) {
+		sc.dstIdx = make([]int32, len(t.byID)+len(t.byID)/4)
+	}
+	sc.nodes = sc.nodes[:0]
+	sc.dests = sc.dests[:0]
+	sc.bcast.reset()
+	for i := range sc.pkts {
+		p := &sc.pkts[i]
+		// The logic may have resized the first buffer.
+		sc.size[i] += int32(len(p.Data) - len(sc.slots[sc.first[i]].Buf))
+		switch d := p.Dst; {
+		case d < logic.MaxPorts:
+			id := logic.PortID(d)
+			if id == src {
+				sc.drops[DropLoop]++
+			} else if dp := t.lookup(id); dp == nil {
+				sc.drops[DropNoPort]++
+			} else {
+				sc.append(sc.destFor(dp), int32(i))
+			}
+		case d == logic.Flood:
+			sc.appendList(&sc.bcast, int32(i))
+		case d == logic.ToSet:
+			for _, id := range p.Set {
+				if id == src {
+					continue
+				}
+				if dp := t.lookup(id); dp == nil {
+					sc.drops[DropNoPort]++
+				} else {
+					sc.append(sc.destFor(dp), int32(i))
+				}
+			}
+		case d == logic.DropMalformed:
+			sc.drops[DropMalformed]++
+		default:
+			sc.drops[DropLookup]++
+		}
+	}
+	if sc.bcast.n > 0 {
+		for _, dp := range t.active {
+			if dp.id != src {
+				sc.destFor(dp)
+			}
+		}
+	}
+}
+
+// destFor returns the index of port p's entry in dests, adding it on first use.
+func (sc *scratch) destFor(p *port) int32 {
+	if x := sc.dstIdx[p.id]; x != 0 {
+		return x - 1
+	}
+	sc.dests = append(sc.dests, dest{port: p, list: list{head: nilNode, tail: nilNode}})
+	x := int32(len(sc.dests))
+	sc.dstIdx[p.id] = x
+	return x - 1
+}
+
+func (sc *scratch) append(d int32, pkt int32) { sc.appendList(&sc.dests[d].list, pkt) }
+
+func (sc *scratch) appendList(l *list, pkt int32) {
+	nd := int32(len(sc.nodes))
+	sc.nodes = append(sc.nodes, node{pkt: pkt, next: nilNode})
+	if l.tail == nilNode {
+		l.head = nd
+	} else {
+		sc.nodes[l.tail].next = nd
+	}
+	l.tail = nd
+	l.n++
+	if s := sc.size[pkt]; s > l.maxSize {
+		l.maxSize = s
+	}
+}
+
+// merged iterates a destination list and the broadcast list together, in
+// packet order (netmap's merge of the unicast and broadcast queues).
+type merged struct {
+	nodes []node
+	a, b  int32
+}
+
+// next returns the next packet index, or -1 at the end.
+func (m *merged) next() int32 {
+	switch {
+	case m.a == nilNode && m.b == nilNode:
+		return -1
+	case m.b == nilNode || (m.a != nilNode && m.nodes[m.a].pkt < m.nodes[m.b].pkt):
+		p := m.nodes[m.a].pkt
+		m.a = m.nodes[m.a].next
+		return p
+	default:
+		p := m.nodes[m.b].pkt
+		m.b = m.nodes[m.b].next
+		return p
+	}
+}
+
+// slotsFor returns how many buffers of bufSize a packet of size bytes needs.
+func slotsFor(size int32, bufSize int) int32 {
+	if int(size) <= bufSize {
+		return 1
+	}
+	return (size + int32(bufSize) - 1) / int32(bufSize)
+}
+
+// deliver runs phase 3 for every active destination, then clears the
+// destination index.
+func (q *inq) deliver() {
+	sc := q.sc
+	for i := range sc.dests {
+		d := &sc.dests[i]
+		q.deliverTo(d)
+		sc.dstIdx[d.port.id] = 0
+	}
+}
+
+// deliverTo copies the packets listed for d (and the broadcast ones) into its
+// output queue.
+func (q *inq) deliverTo(d *dest) {
+	sc := q.sc
+	r := d.port.out[q.idx%len(d.port.out)]
+	bs := r.bufSize
+	total := d.n + sc.bcast.n
+	if total == 0 {
+		return
+	}
+	// Plan: one slot per packet unless some packet needs several.
+	want := uint32(total)
+	multi := max(d.maxSize, sc.bcast.maxSize) > int32(bs)
+	if multi {
+		want = 0
+		m := merged{nodes: sc.nodes, a: d.head, b: sc.bcast.head}
+		for p := m.next(); p >= 0; p = m.next() {
+			if k := slotsFor(sc.size[p], bs); k <= MaxFrags {
+				want += uint32(k)
+			}
+		}
+	}
+	st := &sc.out
+	*st = outStats{}
+	var fit *dest
+	if multi {
+		fit = d
+	}
+	start, n, lease := r.reserve(want, sc, fit, bs)
+	if n == 0 {
+		st.drops[DropQueueFull] = uint64(total)
+		r.dropAll(st)
+		return
+	}
+	j, end := start, start+n
+	m := merged{nodes: sc.nodes, a: d.head, b: sc.bcast.head}
+	for p := m.next(); p >= 0; p = m.next() {
+		size := sc.size[p]
+		k := slotsFor(size, bs)
+		if k > MaxFrags {
+			st.drops[DropOversize]++
+			continue
+		}
+		if j+uint32(k) > end {
+			st.drops[DropQueueFull]++
+			continue
+		}
+		if k == 1 && sc.frags[p] == 1 {
+			c := copy(r.q.Buffer(j), sc.pkts[p].Data)
+			r.q.SetSlot(j, c, false)
+			j++
+		} else {
+			j = sc.copyChain(r.q, bs, j, p)
+		}
+		st.packets++
+		st.bytes += uint64(size)
+	}
+	for ; j != end; j++ { // never happens when the plan holds; keep the ring sane
+		r.q.SetSlot(j, 0, false)
+	}
+	r.complete(start, end, lease, st)
+}
+
+// fit returns how many of room slots the packets for d (and the broadcast
+// ones) can fill, in order, without splitting a packet.
+func (sc *scratch) fit(d *dest, room uint32, bs int) uint32 {
+	var used uint32
+	m := merged{nodes: sc.nodes, a: d.head, b: sc.bcast.head}
+	for p := m.next(); p >= 0; p = m.next() {
+		k := uint32(slotsFor(sc.size[p], bs))
+		if k > MaxFrags {
+			continue
+		}
+		if used+k > room {
+			break
+		}
+		used += k
+	}
+	return used
+}
+
+// copyChain copies packet p, whatever its fragments, into consecutive
+// destination buffers of size bs starting at slot j, and returns the slot
+// after the last one used.
+func (sc *scratch) copyChain(q OutQueue, bs int, j uint32, p int32) uint32 {
+	dst := q.Buffer(j)[:bs]
+	off := 0
+	f0 := int(sc.first[p])
+	for f := 0; f < int(sc.frags[p]); f++ {
+		src := sc.slots[f0+f].Buf
+		if f == 0 {
+			src = sc.pkts[p].Data
+		}
+		for len(src) > 0 {
+			if off == bs {
+				q.SetSlot(j, off, true)
+				j++
+				dst, off = q.Buffer(j)[:bs], 0
+			}
+			c := copy(dst[off:], src)
+			off += c
+			src = src[c:]
+		}
+	}
+	q.SetSlot(j, off, false)
+	return j + 1
+}

@@ -1,0 +1,3 @@
+module github.com/mswitch/mswitch
+
+go 1.26.8
