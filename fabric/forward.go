@@ -161,10 +161,23 @@ func (q *inq) forward() int {
 // slots to release and the packets and bytes received (malformed chains
 // included). A chain cut by the end of the slots is left for the next batch.
 func (sc *scratch) gather(n, batch int) (used int, npkts, nbytes uint64) {
-	sc.pkts = sc.pkts[:0]
+	pkts := sc.pkts[:cap(sc.pkts)]
 	slots := sc.slots[:n]
+	k := 0
 	i := 0
-	for i < n && len(sc.pkts) < batch {
+	for i < n && k < batch {
+		if !slots[i].More { // the common case: a packet in one buffer
+			b := slots[i].Buf
+			pkts[k].Data = b
+			pkts[k].Dst = logic.Drop
+			sc.first[k] = int32(i)
+			sc.frags[k] = 1
+			sc.size[k] = int32(len(b))
+			nbytes += uint64(len(b))
+			i++
+			k++
+			continue
+		}
 		first := i
 		size := len(slots[i].Buf)
 		for slots[i].More && i+1 < n && i+1-first < MaxFrags {
@@ -173,6 +186,7 @@ func (sc *scratch) gather(n, batch int) (used int, npkts, nbytes uint64) {
 		}
 		if slots[i].More {
 			if i+1 == n && n == len(sc.slots) && first > 0 {
+				i = first
 				break // cut short by our own slot array: next batch
 			}
 			// Longer than MaxFrags, or never terminated: skip to its end.
@@ -187,15 +201,16 @@ func (sc *scratch) gather(n, batch int) (used int, npkts, nbytes uint64) {
 			continue
 		}
 		i++
-		k := len(sc.pkts)
-		sc.pkts = append(sc.pkts, logic.Packet{Data: slots[first].Buf, Dst: logic.Drop})
+		pkts[k].Data = slots[first].Buf
+		pkts[k].Dst = logic.Drop
 		sc.first[k] = int32(first)
 		sc.frags[k] = int32(i - first)
 		sc.size[k] = int32(size)
-		npkts++
 		nbytes += uint64(size)
+		k++
 	}
-	return i, npkts, nbytes
+	sc.pkts = pkts[:k]
+	return i, npkts + uint64(k), nbytes
 }
 
 // classify builds the destination lists (phases 2 and 2b).
@@ -225,7 +240,9 @@ func (q *inq) classify(t *portTable) {
 		case d == logic.Flood:
 			sc.appendList(&sc.bcast, int32(i))
 		case d == logic.ToSet:
-			for _, id := range p.Set {
+			set := p.Set
+			p.Set = nil
+			for _, id := range set {
 				if id == src {
 					continue
 				}

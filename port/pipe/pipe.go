@@ -95,7 +95,7 @@ func New(opts Options) (*Pipe, error) {
 	p.end = &End{p}
 	for i := 0; i < opts.Queues; i++ {
 		p.in = append(p.in, &toSwitch{ring: newRing(opts.Slots, opts.BufSize), busyPoll: opts.BusyPoll})
-		p.out = append(p.out, &fromSwitch{ring: newRing(opts.Slots, opts.BufSize), drain: opts.DrainForFree})
+		p.out = append(p.out, &fromSwitch{ring: newRing(opts.Slots, opts.BufSize), drain: opts.DrainForFree, lens: make([]int32, opts.Slots)})
 	}
 	return p, nil
 }
@@ -262,6 +262,7 @@ func (q *toSwitch) Interrupt() {
 type fromSwitch struct {
 	*ring
 	drain bool
+	lens  []int32 // bytes in each slot
 }
 
 var _ fabric.OutQueue = (*fromSwitch)(nil)
@@ -284,7 +285,7 @@ func (q *fromSwitch) Buffer(i uint32) []byte { return q.mem[i&q.mask] }
 // SetSlot implements fabric.OutQueue.
 func (q *fromSwitch) SetSlot(i uint32, n int, more bool) {
 	i &= q.mask
-	q.view[i] = q.mem[i][:n]
+	q.lens[i] = int32(n)
 	q.more[i] = more
 }
 
@@ -428,7 +429,7 @@ func (e *End) Receive(queue int, bufs [][]byte, sizes []int) (int, error) {
 		size := 0
 		for {
 			i := c & q.mask
-			v := q.view[i]
+			v := q.mem[i][:q.lens[i]]
 			if size < len(bufs[n]) {
 				copy(bufs[n][size:], v)
 			}
