@@ -248,8 +248,8 @@ func (q *inq) classify(t *portTable) {
 				}
 				if dp := t.lookup(id); dp == nil {
 					sc.drops[DropNoPort]++
-				} else {
-					sc.append(sc.destFor(dp), int32(i))
+				} else if d := sc.destFor(dp); sc.dests[d].tail == nilNode || sc.nodes[sc.dests[d].tail].pkt != int32(i) {
+					sc.append(d, int32(i)) // listed twice: the packet is already the list's tail
 				}
 			}
 		case d == logic.DropMalformed:
