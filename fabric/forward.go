@@ -125,6 +125,11 @@ func (q *inq) run() {
 func (q *inq) forward() int {
 	q.epoch.Add(1)
 	defer q.epoch.Add(1)
+	// Detach sets stopping before it waits for odd epochs to end: checking
+	// it inside the epoch means a batch either is waited for or never starts.
+	if q.stopping.Load() {
+		return 0
+	}
 	sw := q.sw
 	if q.sc == nil {
 		q.sc = newScratch(sw.batch)

@@ -345,10 +345,11 @@ func (sw *Switch) Forward(id logic.PortID, queue int) (int, error) {
 		return 0, fmt.Errorf("forward from port %s: no input queue %d", p.name, queue)
 	}
 	q := p.in[queue]
-	if q.stopping.Load() {
+	n := q.forward()
+	if n == 0 && q.stopping.Load() {
 		return 0, fmt.Errorf("forward from port %s: %w", p.name, ErrNoPort)
 	}
-	return q.forward(), nil
+	return n, nil
 }
 
 // synchronize waits until every input queue in qs that was inside a batch
