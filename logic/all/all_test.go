@@ -1,0 +1,16 @@
+package all_test
+
+import (
+	"testing"
+
+	"github.com/mswitch/mswitch/logic"
+	_ "github.com/mswitch/mswitch/logic/all"
+)
+
+func TestRegistered(t *testing.T) {
+	for _, name := range []string{"learning", "l4filter", "xconnect"} {
+		if _, err := logic.New(name); err != nil {
+			t.Errorf("logic.New(%q): %v", name, err)
+		}
+	}
+}
