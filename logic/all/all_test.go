@@ -8,9 +8,9 @@ import (
 )
 
 // TestRegistered checks that importing all makes the built-in modules
-// available by name. (learning joins the list once its registration lands.)
+// available by name.
 func TestRegistered(t *testing.T) {
-	for _, name := range []string{"l4filter", "xconnect"} {
+	for _, name := range []string{"learning", "l4filter", "xconnect"} {
 		if _, err := logic.New(name); err != nil {
 			t.Errorf("logic.New(%q): %v", name, err)
 		}
