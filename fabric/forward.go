@@ -22,7 +22,9 @@ package fabric
 // its input queue so that the control path can wait for it (synchronize).
 
 import (
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mswitch/mswitch/logic"
 )
@@ -33,8 +35,22 @@ type port struct {
 	backend Backend
 	inline  bool
 	in      []*inq
-	out     []*outRing
+
+	// out is replaced by requeue while the port is attached; senders load
+	// it once per destination per batch.
+	out atomic.Pointer[[]*outRing]
+
+	// tap, when set, sees copies of the packets entering and leaving.
+	tap atomic.Pointer[tapBox]
+
+	// requeueMu serialises requeue with the end of Detach.
+	requeueMu sync.Mutex
+	detached  bool     // guarded by requeueMu
+	retired   outStats // counts of output queues replaced by requeue; guarded by requeueMu
 }
+
+// outRings returns the port's current output queues.
+func (p *port) outRings() []*outRing { return *p.out.Load() }
 
 // inq is the forwarding state of one input queue.
 type inq struct {
@@ -51,6 +67,8 @@ type inq struct {
 	// Counters, written only by the forwarding goroutine.
 	packets, bytes atomic.Uint64
 	drops          [numDropReasons]atomic.Uint64
+	batches        atomic.Uint64
+	busy           atomic.Int64 // nanoseconds spent forwarding batches
 
 	// sc is the scratch area, allocated on the first packet so that idle
 	// ports cost no memory.
@@ -139,8 +157,14 @@ func (q *inq) forward() int {
 	if n == 0 {
 		return 0
 	}
+	start := time.Now()
 	t := sw.table.Load()
 	used, npkts, nbytes := sc.gather(n, sw.batch)
+	if tb := q.port.tap.Load(); tb != nil {
+		for i := range sc.pkts {
+			tb.t.Packet(In, q.port.id, sc.pkts[i].Data, sc.rest(int32(i)))
+		}
+	}
 	if len(sc.pkts) > 0 {
 		sw.mod.Load().l.Lookup(sc.pkts, q.port.id)
 		if sw.algorithm == AlgorithmVALE {
@@ -153,6 +177,8 @@ func (q *inq) forward() int {
 	q.q.Release(used)
 	q.packets.Add(npkts)
 	q.bytes.Add(nbytes)
+	q.batches.Add(1)
+	q.busy.Add(int64(time.Since(start)))
 	for i, d := range sc.drops {
 		if d != 0 {
 			q.drops[i].Add(d)
@@ -346,7 +372,8 @@ func (q *inq) deliver() {
 // output queue.
 func (q *inq) deliverTo(d *dest) {
 	sc := q.sc
-	r := d.port.out[q.idx%len(d.port.out)]
+	outs := d.port.outRings()
+	r := outs[q.idx%len(outs)]
 	bs := r.bufSize
 	total := d.n + sc.bcast.n
 	if total == 0 {
@@ -377,6 +404,10 @@ func (q *inq) deliverTo(d *dest) {
 		return
 	}
 	j, end := start, start+n
+	var tap Tap
+	if tb := d.port.tap.Load(); tb != nil {
+		tap = tb.t
+	}
 	m := merged{nodes: sc.nodes, a: d.head, b: sc.bcast.head}
 	for p := m.next(); p >= 0; p = m.next() {
 		size := sc.size[p]
@@ -398,6 +429,9 @@ func (q *inq) deliverTo(d *dest) {
 		}
 		st.packets++
 		st.bytes += uint64(size)
+		if tap != nil {
+			tap.Packet(Out, d.port.id, sc.pkts[p].Data, sc.rest(p))
+		}
 	}
 	for ; j != end; j++ { // never happens when the plan holds; keep the ring sane
 		r.q.SetSlot(j, 0, false)
@@ -421,6 +455,12 @@ func (sc *scratch) fit(d *dest, room uint32, bs int) uint32 {
 		used += k
 	}
 	return used
+}
+
+// rest returns the buffers of packet p after its first.
+func (sc *scratch) rest(p int32) []Slot {
+	f := sc.first[p]
+	return sc.slots[f+1 : f+sc.frags[p]]
 }
 
 // copyChain copies packet p, whatever its fragments, into consecutive

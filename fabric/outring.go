@@ -120,11 +120,13 @@ func (r *outRing) complete(start, end, lease uint32, st *outStats) {
 // addStatsLocked adds a sender's counts.
 //
 // Preconditions: r.mu is held.
-func (r *outRing) addStatsLocked(st *outStats) {
-	r.stats.packets += st.packets
-	r.stats.bytes += st.bytes
-	for i, d := range st.drops {
-		r.stats.drops[i] += d
+func (r *outRing) addStatsLocked(st *outStats) { r.stats.add(st) }
+
+func (s *outStats) add(o *outStats) {
+	s.packets += o.packets
+	s.bytes += o.bytes
+	for i, d := range o.drops {
+		s.drops[i] += d
 	}
 }
 

@@ -2,6 +2,7 @@ package fabric
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/mswitch/mswitch/logic"
 )
@@ -81,14 +82,86 @@ func (p *port) stats() PortStats {
 			s.Drops[i] += q.drops[i].Load()
 		}
 	}
-	for _, r := range p.out {
+	p.requeueMu.Lock() // so a requeue never counts a ring twice or not at all
+	defer p.requeueMu.Unlock()
+	out := p.retired
+	for _, r := range p.outRings() {
 		r.mu.Lock()
-		s.TxPackets += r.stats.packets
-		s.TxBytes += r.stats.bytes
-		for i, d := range r.stats.drops {
-			s.Drops[i] += d
-		}
+		out.add(&r.stats)
 		r.mu.Unlock()
 	}
+	s.TxPackets, s.TxBytes = out.packets, out.bytes
+	for i, d := range out.drops {
+		s.Drops[i] += d
+	}
 	return s
+}
+
+// WorkerStats describe the load of the goroutine that drains one input
+// queue (or of the application's Forward calls, for an inline port).
+type WorkerStats struct {
+	Port    logic.PortID
+	Name    string
+	Queue   int
+	Batches uint64        // batches forwarded
+	Packets uint64        // packets taken from the queue
+	Busy    time.Duration // time spent forwarding, waiting excluded
+}
+
+// Workers returns the load of every input queue's worker, in port order.
+func (sw *Switch) Workers() []WorkerStats {
+	var ws []WorkerStats
+	for _, p := range sw.table.Load().active {
+		for _, q := range p.in {
+			ws = append(ws, WorkerStats{Port: p.id, Name: p.name, Queue: q.idx,
+				Batches: q.batches.Load(), Packets: q.packets.Load(), Busy: time.Duration(q.busy.Load())})
+		}
+	}
+	return ws
+}
+
+// Direction tells a Tap which way a packet crossed the port.
+type Direction uint8
+
+const (
+	In  Direction = iota // received from the port, as it arrived (before the logic ran)
+	Out                  // delivered to the port, as it left (after the logic ran)
+)
+
+func (d Direction) String() string {
+	if d == In {
+		return "in"
+	}
+	return "out"
+}
+
+// A Tap sees a copy of every packet that enters or leaves a port: packet
+// capture. Packet is called from forwarding goroutines, concurrently, with
+// the packet's first buffer and the buffers after it (rest, usually empty);
+// both are valid only during the call, and must not be modified. Packet must
+// not block: a capture that cannot keep up drops and counts.
+type Tap interface {
+	Packet(dir Direction, port logic.PortID, first []byte, rest []Slot)
+}
+
+type tapBox struct{ t Tap }
+
+// SetTap starts (t != nil) or stops (t == nil) the tap of port id. When
+// SetTap returns, a stopped tap is no longer called. With the VALE algorithm
+// only incoming packets are tapped.
+func (sw *Switch) SetTap(id logic.PortID, t Tap) error {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	tbl := sw.table.Load()
+	p := tbl.lookup(id)
+	if p == nil {
+		return fmt.Errorf("tap port %d: %w", id, ErrNoPort)
+	}
+	if t == nil {
+		p.tap.Store(nil)
+		synchronize(tbl.inqs)
+		return nil
+	}
+	p.tap.Store(&tapBox{t})
+	return nil
 }

@@ -181,9 +181,11 @@ func (sw *Switch) Attach(b Backend, cfg PortConfig) (logic.PortID, error) {
 	}
 
 	p := &port{id: logic.PortID(id), name: name, backend: b, inline: cfg.Inline}
-	for _, o := range outs {
-		p.out = append(p.out, newOutRing(o))
+	rings := make([]*outRing, len(outs))
+	for i, o := range outs {
+		rings[i] = newOutRing(o)
 	}
+	p.out.Store(&rings)
 	for i, q := range ins {
 		p.in = append(p.in, &inq{sw: sw, port: p, idx: i, q: q, done: make(chan struct{})})
 	}
@@ -212,7 +214,51 @@ func (sw *Switch) Attach(b Backend, cfg PortConfig) (logic.PortID, error) {
 			go q.run()
 		}
 	}
+	if rq, ok := b.(Requeuer); ok {
+		rq.SetRequeue(func() error { return sw.requeue(p) })
+	}
 	return p.id, nil
+}
+
+// A Requeuer is a Backend whose output queues change while it is attached:
+// a memif port whose client connects, disconnects or reconnects with other
+// rings. The fabric calls SetRequeue once, when the port is attached, with
+// a function the backend calls after OutQueues changed its answer.
+//
+// requeue makes the fabric use the output queues OutQueues returns now, and
+// returns once no goroutine can still be using the ones it returned before,
+// so the backend may then free their memory. The new queues start at slot
+// index 0. requeue must not be called from Close, nor concurrently with
+// itself; it returns ErrNoPort once the port is being detached.
+type Requeuer interface {
+	SetRequeue(requeue func() error)
+}
+
+// requeue implements Requeuer's requeue for port p.
+func (sw *Switch) requeue(p *port) error {
+	p.requeueMu.Lock()
+	defer p.requeueMu.Unlock()
+	if p.detached {
+		return fmt.Errorf("requeue port %s: %w", p.name, ErrNoPort)
+	}
+	outs := p.backend.OutQueues()
+	if len(outs) == 0 {
+		return fmt.Errorf("requeue port %s: backend has no output queue", p.name)
+	}
+	rings := make([]*outRing, len(outs))
+	for i, o := range outs {
+		if o.BufSize() < MinBufSize {
+			return fmt.Errorf("requeue port %s: buffer size %d below %d", p.name, o.BufSize(), MinBufSize)
+		}
+		rings[i] = newOutRing(o)
+	}
+	old := p.out.Swap(&rings)
+	synchronize(sw.table.Load().inqs)
+	// Nobody uses the old rings any more: keep their counts.
+	for _, r := range *old {
+		p.retired.add(&r.stats)
+	}
+	return nil
 }
 
 // Detach removes a port. When it returns, no goroutine forwards packets from
@@ -230,7 +276,10 @@ func (sw *Switch) detachLocked(id logic.PortID) error {
 	if p == nil {
 		return fmt.Errorf("detach port %d: %w", id, ErrNoPort)
 	}
-	// 1. Stop the port's input goroutines.
+	// 1. Stop the port's input goroutines and its requeues.
+	p.requeueMu.Lock()
+	p.detached = true
+	p.requeueMu.Unlock()
 	for _, q := range p.in {
 		q.stopping.Store(true)
 		q.q.Interrupt()

@@ -32,7 +32,8 @@ func (q *inq) deliverVALE(t *portTable) {
 		if dp.id == src {
 			continue
 		}
-		r := dp.out[q.idx%len(dp.out)]
+		outs := dp.outRings()
+		r := outs[q.idx%len(outs)]
 		bs := r.bufSize
 		st := &sc.out
 		*st = outStats{}
