@@ -75,6 +75,14 @@ type inq struct {
 	sc *scratch
 }
 
+// pktMeta is what the fabric knows of a packet beyond what the logic sees.
+type pktMeta struct {
+	first int32 // index of its first slot
+	frags int32 // number of slots
+	rest  int32 // bytes after the first slot
+	size  int32 // total bytes, once the logic has run
+}
+
 // node threads a packet onto one destination list.
 type node struct {
 	pkt  int32
@@ -95,15 +103,17 @@ func (l *list) reset() { *l = list{head: nilNode, tail: nilNode} }
 type dest struct {
 	port *port
 	list
+	// all is set when the list is the whole batch, in order: the list
+	// itself is not threaded (the fast path for a batch to one port).
+	all bool
 }
 
 // scratch is the per-input-queue working memory of one batch.
 type scratch struct {
-	slots []Slot
-	pkts  []logic.Packet
-	first []int32 // index of each packet's first slot
-	frags []int32 // number of slots of each packet
-	size  []int32 // total bytes of each packet
+	slots   []Slot
+	pkts    []logic.Packet
+	meta    []pktMeta // by packet, beside pkts
+	chained bool      // some packet of the batch spans several slots
 
 	nodes  []node
 	dstIdx []int32 // by port ID: index+1 into dests, 0 if not active
@@ -118,9 +128,7 @@ func newScratch(batch int) *scratch {
 	return &scratch{
 		slots: make([]Slot, batch+MaxFrags-1),
 		pkts:  make([]logic.Packet, 0, batch),
-		first: make([]int32, batch),
-		frags: make([]int32, batch),
-		size:  make([]int32, batch),
+		meta:  make([]pktMeta, batch),
 		nodes: make([]node, 0, batch),
 		dests: make([]dest, 0, 64),
 	}
@@ -193,17 +201,17 @@ func (q *inq) forward() int {
 // included). A chain cut by the end of the slots is left for the next batch.
 func (sc *scratch) gather(n, batch int) (used int, npkts, nbytes uint64) {
 	pkts := sc.pkts[:cap(sc.pkts)]
+	meta := sc.meta[:len(pkts)]
 	slots := sc.slots[:n]
+	sc.chained = false
 	k := 0
 	i := 0
-	for i < n && k < batch {
+	for i < n && k < len(pkts) && k < batch {
 		if !slots[i].More { // the common case: a packet in one buffer
 			b := slots[i].Buf
 			pkts[k].Data = b
 			pkts[k].Dst = logic.Drop
-			sc.first[k] = int32(i)
-			sc.frags[k] = 1
-			sc.size[k] = int32(len(b))
+			meta[k] = pktMeta{first: int32(i), frags: 1}
 			nbytes += uint64(len(b))
 			i++
 			k++
@@ -232,11 +240,11 @@ func (sc *scratch) gather(n, batch int) (used int, npkts, nbytes uint64) {
 			continue
 		}
 		i++
-		pkts[k].Data = slots[first].Buf
+		b := slots[first].Buf
+		pkts[k].Data = b
 		pkts[k].Dst = logic.Drop
-		sc.first[k] = int32(first)
-		sc.frags[k] = int32(i - first)
-		sc.size[k] = int32(size)
+		meta[k] = pktMeta{first: int32(first), frags: int32(i - first), rest: int32(size - len(b))}
+		sc.chained = true
 		nbytes += uint64(size)
 		k++
 	}
@@ -254,10 +262,29 @@ func (q *inq) classify(t *portTable) {
 	sc.nodes = sc.nodes[:0]
 	sc.dests = sc.dests[:0]
 	sc.bcast.reset()
+	// The logic may have resized first buffers; note the largest packet,
+	// and whether the whole batch goes to one port.
+	pkts := sc.pkts
+	meta := sc.meta[:len(pkts)]
+	d0 := pkts[0].Dst
+	uniform := true
+	var maxSize int32
+	for i := range pkts {
+		s := meta[i].rest + int32(len(pkts[i].Data))
+		meta[i].size = s
+		maxSize = max(maxSize, s)
+		uniform = uniform && pkts[i].Dst == d0
+	}
+	if uniform && d0 < logic.MaxPorts && logic.PortID(d0) != src {
+		if dp := t.lookup(logic.PortID(d0)); dp != nil {
+			sc.dests = append(sc.dests, dest{port: dp, all: true,
+				list: list{head: nilNode, tail: nilNode, n: int32(len(sc.pkts)), maxSize: maxSize}})
+			sc.dstIdx[dp.id] = 1
+			return
+		}
+	}
 	for i := range sc.pkts {
 		p := &sc.pkts[i]
-		// The logic may have resized the first buffer.
-		sc.size[i] += int32(len(p.Data) - len(sc.slots[sc.first[i]].Buf))
 		switch d := p.Dst; {
 		case d < logic.MaxPorts:
 			id := logic.PortID(d)
@@ -321,20 +348,37 @@ func (sc *scratch) appendList(l *list, pkt int32) {
 	}
 	l.tail = nd
 	l.n++
-	if s := sc.size[pkt]; s > l.maxSize {
+	if s := sc.meta[pkt].size; s > l.maxSize {
 		l.maxSize = s
 	}
 }
 
 // merged iterates a destination list and the broadcast list together, in
-// packet order (netmap's merge of the unicast and broadcast queues).
+// packet order (netmap's merge of the unicast and broadcast queues); or,
+// for a list that is the whole batch, the packets in order.
 type merged struct {
-	nodes []node
-	a, b  int32
+	nodes  []node
+	a, b   int32
+	seq, n int32 // seq >= 0: the whole batch, packets seq..n-1
+}
+
+// iter returns an iterator over the packets for d.
+func (sc *scratch) iter(d *dest) merged {
+	if d.all {
+		return merged{seq: 0, n: d.n}
+	}
+	return merged{nodes: sc.nodes, a: d.head, b: sc.bcast.head, seq: -1}
 }
 
 // next returns the next packet index, or -1 at the end.
 func (m *merged) next() int32 {
+	if m.seq >= 0 {
+		if m.seq == m.n {
+			return -1
+		}
+		m.seq++
+		return m.seq - 1
+	}
 	switch {
 	case m.a == nilNode && m.b == nilNode:
 		return -1
@@ -384,9 +428,9 @@ func (q *inq) deliverTo(d *dest) {
 	multi := max(d.maxSize, sc.bcast.maxSize) > int32(bs)
 	if multi {
 		want = 0
-		m := merged{nodes: sc.nodes, a: d.head, b: sc.bcast.head}
+		m := sc.iter(d)
 		for p := m.next(); p >= 0; p = m.next() {
-			if k := slotsFor(sc.size[p], bs); k <= MaxFrags {
+			if k := slotsFor(sc.meta[p].size, bs); k <= MaxFrags {
 				want += uint32(k)
 			}
 		}
@@ -408,9 +452,24 @@ func (q *inq) deliverTo(d *dest) {
 	if tb := d.port.tap.Load(); tb != nil {
 		tap = tb.t
 	}
-	m := merged{nodes: sc.nodes, a: d.head, b: sc.bcast.head}
+	if d.all && !multi && !sc.chained && tap == nil {
+		// The whole batch, one buffer per packet, to one port: a tight loop.
+		pkts := sc.pkts[:min(int(n), len(sc.pkts))]
+		oq := r.q
+		for _, p := range pkts {
+			c := copy(oq.Buffer(j), p.Data)
+			oq.SetSlot(j, c, false)
+			st.bytes += uint64(c)
+			j++
+		}
+		st.packets = uint64(len(pkts))
+		st.drops[DropQueueFull] = uint64(len(sc.pkts) - len(pkts))
+		r.complete(start, end, lease, st)
+		return
+	}
+	m := sc.iter(d)
 	for p := m.next(); p >= 0; p = m.next() {
-		size := sc.size[p]
+		size := sc.meta[p].size
 		k := slotsFor(size, bs)
 		if k > MaxFrags {
 			st.drops[DropOversize]++
@@ -420,7 +479,7 @@ func (q *inq) deliverTo(d *dest) {
 			st.drops[DropQueueFull]++
 			continue
 		}
-		if k == 1 && sc.frags[p] == 1 {
+		if k == 1 && sc.meta[p].frags == 1 {
 			c := copy(r.q.Buffer(j), sc.pkts[p].Data)
 			r.q.SetSlot(j, c, false)
 			j++
@@ -443,9 +502,9 @@ func (q *inq) deliverTo(d *dest) {
 // ones) can fill, in order, without splitting a packet.
 func (sc *scratch) fit(d *dest, room uint32, bs int) uint32 {
 	var used uint32
-	m := merged{nodes: sc.nodes, a: d.head, b: sc.bcast.head}
+	m := sc.iter(d)
 	for p := m.next(); p >= 0; p = m.next() {
-		k := uint32(slotsFor(sc.size[p], bs))
+		k := uint32(slotsFor(sc.meta[p].size, bs))
 		if k > MaxFrags {
 			continue
 		}
@@ -459,8 +518,8 @@ func (sc *scratch) fit(d *dest, room uint32, bs int) uint32 {
 
 // rest returns the buffers of packet p after its first.
 func (sc *scratch) rest(p int32) []Slot {
-	f := sc.first[p]
-	return sc.slots[f+1 : f+sc.frags[p]]
+	m := &sc.meta[p]
+	return sc.slots[m.first+1 : m.first+m.frags]
 }
 
 // copyChain copies packet p, whatever its fragments, into consecutive
@@ -469,8 +528,8 @@ func (sc *scratch) rest(p int32) []Slot {
 func (sc *scratch) copyChain(q OutQueue, bs int, j uint32, p int32) uint32 {
 	dst := q.Buffer(j)[:bs]
 	off := 0
-	f0 := int(sc.first[p])
-	for f := 0; f < int(sc.frags[p]); f++ {
+	f0 := int(sc.meta[p].first)
+	for f := 0; f < int(sc.meta[p].frags); f++ {
 		src := sc.slots[f0+f].Buf
 		if f == 0 {
 			src = sc.pkts[p].Data

@@ -13,7 +13,7 @@ func (q *inq) deliverVALE(t *portTable) {
 	src := q.port.id
 	for i := range sc.pkts {
 		p := &sc.pkts[i]
-		sc.size[i] += int32(len(p.Data) - len(sc.slots[sc.first[i]].Buf))
+		sc.meta[i].size = sc.meta[i].rest + int32(len(p.Data))
 		switch d := p.Dst; {
 		case d == logic.Flood:
 		case d < logic.MaxPorts:
@@ -49,22 +49,22 @@ func (q *inq) deliverVALE(t *portTable) {
 				j = r.lease
 				end = j + r.q.Room(j)
 			}
-			k := slotsFor(sc.size[i], bs)
+			k := slotsFor(sc.meta[i].size, bs)
 			switch {
 			case k > MaxFrags:
 				st.drops[DropOversize]++
 			case j+uint32(k) > end:
 				st.drops[DropQueueFull]++
-			case k == 1 && sc.frags[i] == 1:
+			case k == 1 && sc.meta[i].frags == 1:
 				c := copy(r.q.Buffer(j), sc.pkts[i].Data)
 				r.q.SetSlot(j, c, false)
 				j++
 				st.packets++
-				st.bytes += uint64(sc.size[i])
+				st.bytes += uint64(sc.meta[i].size)
 			default:
 				j = sc.copyChain(r.q, bs, j, int32(i))
 				st.packets++
-				st.bytes += uint64(sc.size[i])
+				st.bytes += uint64(sc.meta[i].size)
 			}
 		}
 		if locked {
