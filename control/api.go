@@ -1,0 +1,191 @@
+package control
+
+// The wire types of the control API, shared by mswitchd (which serves them)
+// and its clients. Every request and response body is one JSON value of a
+// type below; errors are an ErrorBody with a non-2xx status.
+
+// DefaultSocket is where mswitchd listens unless told otherwise.
+const DefaultSocket = "/run/mswitch/mswitchd.sock"
+
+// Version is the version of mswitchd and mswitchctl.
+var Version = "0.1.0-dev"
+
+// Port types.
+const (
+	TypeMemif = "memif"
+	TypePipe  = "pipe"
+)
+
+// Port states, in PortInfo.State.
+const (
+	StateUp    = "up"    // forwarding; for memif, a client is connected
+	StateDown  = "down"  // attached, but no memif client is connected
+	StateError = "error" // configured but not attached (see PortInfo.Error)
+)
+
+// ErrorBody is the body of every error response.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+// VersionInfo answers GET /v1/version.
+type VersionInfo struct {
+	Version string   `json:"version"`
+	Modules []string `json:"modules"` // the switching logics this daemon knows
+}
+
+// SwitchSpec creates a switch (POST /v1/switches).
+type SwitchSpec struct {
+	Name   string `json:"name"`
+	Module string `json:"module,omitempty"` // default "learning"
+	Batch  int    `json:"batch,omitempty"`  // packets per forwarding batch; 0: the fabric's default
+}
+
+// SwitchInfo describes a switch.
+type SwitchInfo struct {
+	Name   string `json:"name"`
+	Module string `json:"module"`
+	Batch  int    `json:"batch"`
+	Ports  int    `json:"ports"`
+}
+
+// PortSpec creates a port (POST /v1/switches/{switch}/ports). It is also
+// what the state file keeps of a port.
+type PortSpec struct {
+	Name  string     `json:"name"`
+	Type  string     `json:"type"` // TypeMemif or TypePipe
+	Memif *MemifSpec `json:"memif,omitempty"`
+	Pipe  *PipeSpec  `json:"pipe,omitempty"`
+}
+
+// MemifSpec configures a memif port: mswitchd is the memif server (the
+// "master") on Socket, and a client attaches to the port by its ID.
+type MemifSpec struct {
+	// Socket is the unix socket path; "" means the daemon's default memif
+	// socket, a name starting with "@" an abstract socket, and a relative
+	// path is taken relative to the daemon's directory. Many ports share a
+	// socket, told apart by ID.
+	Socket       string `json:"socket,omitempty"`
+	ID           uint32 `json:"id"`
+	Queues       int    `json:"queues,omitempty"`         // queue pairs; 0: 1
+	Mode         string `json:"mode,omitempty"`           // "interrupt" (default) or "poll"
+	Secret       string `json:"secret,omitempty"`         // the client must present it; never shown back
+	Log2RingSize uint8  `json:"log2_ring_size,omitempty"` // 0: the backend's default
+}
+
+// PipeSpec configures a pipe port. Its far end is inside the daemon: a sink
+// that discards, as they arrive, the packets the switch delivers (the
+// port's tx counters count them). Pipes are for tests and demos.
+type PipeSpec struct {
+	Queues int `json:"queues,omitempty"` // 0: 1
+}
+
+// PortInfo describes a port.
+type PortInfo struct {
+	Name  string `json:"name"`
+	ID    int    `json:"id"` // the fabric's port ID; -1 when not attached
+	Type  string `json:"type"`
+	State string `json:"state"` // StateUp, StateDown or StateError
+	// Error says why a port of the configuration is not attached.
+	Error string     `json:"error,omitempty"`
+	Memif *MemifSpec `json:"memif,omitempty"` // Secret replaced by "*" when set
+	Pipe  *PipeSpec  `json:"pipe,omitempty"`
+	// Link is the memif connection's state.
+	Link *MemifStatus `json:"link,omitempty"`
+}
+
+// MemifStatus is the state of a memif port's link.
+type MemifStatus struct {
+	Connected      bool              `json:"connected"`
+	PeerName       string            `json:"peer_name,omitempty"`
+	Queues         int               `json:"queues,omitempty"`
+	Log2RingSize   uint8             `json:"log2_ring_size,omitempty"`
+	Mode           string            `json:"mode,omitempty"`
+	Connects       uint64            `json:"connects"`
+	Disconnects    uint64            `json:"disconnects"`
+	LastDisconnect string            `json:"last_disconnect,omitempty"`
+	Rejects        map[string]uint64 `json:"rejects,omitempty"`
+}
+
+// ModuleInfo describes a switch's switching logic
+// (GET /v1/switches/{switch}/module).
+type ModuleInfo struct {
+	Name     string            `json:"name"`
+	Counters map[string]uint64 `json:"counters,omitempty"`
+}
+
+// ModuleSpec swaps a switch's switching logic, live
+// (PUT /v1/switches/{switch}/module). The new module starts empty: the old
+// one's tables are not carried over.
+type ModuleSpec struct {
+	Name string `json:"name"`
+}
+
+// LearningEntry is an entry of a learning bridge's table. Requests to add a
+// static entry use MAC, VLAN and Port.
+type LearningEntry struct {
+	MAC    string `json:"mac"`
+	VLAN   uint16 `json:"vlan,omitempty"`
+	Port   string `json:"port"`
+	Static bool   `json:"static,omitempty"`
+	Age    int64  `json:"age,omitempty"` // seconds since the MAC was last seen
+}
+
+// L4Rule maps a TCP or UDP port to a switch port (module l4filter).
+type L4Rule struct {
+	Proto string `json:"proto"` // "tcp" or "udp"
+	Port  uint16 `json:"port"`  // the L4 port, matched as source or destination
+	Out   string `json:"out"`   // the switch port's name
+}
+
+// Mapping sends everything arriving on port In to port Out
+// (module xconnect). In a request, Both also maps Out to In.
+type Mapping struct {
+	In   string `json:"in"`
+	Out  string `json:"out"`
+	Both bool   `json:"both,omitempty"`
+}
+
+// SwitchStats are the counters of a switch (GET /v1/stats,
+// GET /v1/switches/{switch}/stats).
+type SwitchStats struct {
+	Switch  string        `json:"switch"`
+	Module  ModuleInfo    `json:"module"`
+	Ports   []PortStats   `json:"ports"`
+	Workers []WorkerStats `json:"workers"`
+}
+
+// PortStats are the counters of a port since it was attached. A flooded
+// packet counts once at each port it reached.
+type PortStats struct {
+	Name      string            `json:"name"`
+	ID        int               `json:"id"`
+	RxPackets uint64            `json:"rx_packets"`
+	RxBytes   uint64            `json:"rx_bytes"`
+	TxPackets uint64            `json:"tx_packets"`
+	TxBytes   uint64            `json:"tx_bytes"`
+	Drops     map[string]uint64 `json:"drops"` // by reason: lookup, malformed, no-port, loop, queue-full, oversize
+}
+
+// TotalDrops sums the drops of every reason.
+func (s *PortStats) TotalDrops() uint64 {
+	var n uint64
+	for _, d := range s.Drops {
+		n += d
+	}
+	return n
+}
+
+// WorkerStats are the load counters of the goroutine that drains one input
+// queue of a port.
+type WorkerStats struct {
+	Port    string  `json:"port"`
+	Queue   int     `json:"queue"`
+	Batches uint64  `json:"batches"`
+	Packets uint64  `json:"packets"`
+	Busy    float64 `json:"busy_seconds"` // time spent forwarding, waiting excluded
+}
+
+// CaptureDroppedTrailer is the HTTP trailer, at the end of a capture
+// stream, that counts the packets the capture could not keep up with.
+const CaptureDroppedTrailer = "Mswitch-Capture-Dropped"
