@@ -35,7 +35,7 @@ type Checker struct {
 // Add checks one packet.
 func (c *Checker) Add(stream uint16, seq uint32) {
 	if int(stream) >= len(c.streams) {
-		grown := make([]streamState, int(stream)+1, max(int(stream)+1, 2*len(c.streams)))
+		grown := make([]streamState, max(int(stream)+1, 2*len(c.streams)))
 		copy(grown, c.streams)
 		c.streams = grown
 	}

@@ -120,6 +120,7 @@ type runner struct {
 	cfg      Config
 	tmpl     *Template
 	mu       sync.Mutex // guards the growth of queues
+	outMu    sync.Mutex // serialises writes to cfg.Progress
 	queues   []*queueState
 	rxTotal  atomic.Uint64 // packets received by all queues, for Count
 	txQueues atomic.Int32  // tx goroutines still running in the session
@@ -173,7 +174,9 @@ func (r *runner) notef(format string, args ...any) {
 	if r.cfg.Terminal {
 		format = "\r\033[K" + format // clear the progress line first
 	}
+	r.outMu.Lock()
 	fmt.Fprintf(r.cfg.Progress, format+eol, args...)
+	r.outMu.Unlock()
 }
 
 func (r *runner) run(ctx context.Context, dial func() (Conn, error)) (*Summary, error) {

@@ -129,7 +129,9 @@ func (r *runner) startProgress() (stop func()) {
 				if r.cfg.Terminal {
 					prefix, eol = "\r\033[K", ""
 				}
+				r.outMu.Lock()
 				fmt.Fprintf(r.cfg.Progress, "%s%6.1fs %s%s", prefix, now.Sub(start).Seconds(), line, eol)
+				r.outMu.Unlock()
 				prev, last = cur, now
 			}
 		}
