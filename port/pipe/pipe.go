@@ -165,9 +165,13 @@ func newRing(slots, bufSize int) *ring {
 		more:    make([]bool, slots),
 		wake:    make(chan struct{}, 1),
 	}
-	backing := make([]byte, slots*bufSize)
+	// Buffers are one cache line apart beyond their size: with a
+	// power-of-two stride, the heads of all slots would fall into a few
+	// cache sets and evict each other on every pass over the ring.
+	stride := bufSize + 64
+	backing := make([]byte, slots*stride)
 	for i := range r.mem {
-		r.mem[i] = backing[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]
+		r.mem[i] = backing[i*stride : i*stride+bufSize : i*stride+bufSize]
 		r.view[i] = r.mem[i][:0]
 	}
 	return r
