@@ -97,7 +97,8 @@ type PortInfo struct {
 // MemifStatus is the state of a memif port's link.
 type MemifStatus struct {
 	Connected      bool              `json:"connected"`
-	PeerName       string            `json:"peer_name,omitempty"`
+	PeerName       string            `json:"peer_name,omitempty"` // the client's application name
+	IfName         string            `json:"if_name,omitempty"`   // the client's interface name
 	Queues         int               `json:"queues,omitempty"`
 	Log2RingSize   uint8             `json:"log2_ring_size,omitempty"`
 	Mode           string            `json:"mode,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"github.com/mswitch/mswitch/control"
 	"github.com/mswitch/mswitch/fabric"
 	"github.com/mswitch/mswitch/logic"
+	"github.com/mswitch/mswitch/port/memif"
 	"github.com/mswitch/mswitch/port/pipe"
 )
 
@@ -406,17 +407,22 @@ func normalize(spec *control.PortSpec) error {
 		if m.Queues == 0 {
 			m.Queues = 1
 		}
-		if m.Queues < 1 || m.Queues > 255 {
-			return badRequest("memif port %q: %d queues is outside [1, 255]", spec.Name, m.Queues)
+		if m.Queues < 1 || m.Queues > memif.MaxQueues {
+			return badRequest("memif port %q: %d queues is outside [1, %d]", spec.Name, m.Queues, memif.MaxQueues)
 		}
 		if m.Mode == "" {
 			m.Mode = "interrupt"
 		}
-		if m.Mode != "interrupt" && m.Mode != "poll" {
+		mode, err := memif.ParseMode(m.Mode)
+		if err != nil {
 			return badRequest("memif port %q: mode %q is neither interrupt nor poll", spec.Name, m.Mode)
 		}
-		if m.Log2RingSize > 14 {
-			return badRequest("memif port %q: log2 ring size %d is above 14", spec.Name, m.Log2RingSize)
+		m.Mode = mode.String()
+		if m.Log2RingSize > memif.MaxLog2RingSize {
+			return badRequest("memif port %q: log2 ring size %d is above %d", spec.Name, m.Log2RingSize, memif.MaxLog2RingSize)
+		}
+		if len(m.Secret) > memif.MaxSecret {
+			return badRequest("memif port %q: the secret is longer than %d bytes", spec.Name, memif.MaxSecret)
 		}
 	case "":
 		return badRequest("port %q needs a type: memif or pipe", spec.Name)

@@ -3,7 +3,6 @@ package daemon
 import (
 	"errors"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"syscall"
 
@@ -31,12 +30,6 @@ type memifPort interface {
 
 // memifListenFunc opens a memif server on path ("@name": abstract).
 type memifListenFunc func(path string, log *slog.Logger) (memifServer, error)
-
-// errNoMemif is what a daemon built without a memif backend answers.
-var errNoMemif = newError(http.StatusNotImplemented, "memif ports are not available in this build of mswitchd: use --type pipe")
-
-// listenMemif is the memif backend of this build.
-var listenMemif memifListenFunc = func(string, *slog.Logger) (memifServer, error) { return nil, errNoMemif }
 
 // memifRef is a memif server shared by the ports on its socket.
 type memifRef struct {

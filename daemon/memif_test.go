@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -210,6 +211,9 @@ func TestMemifRestoreFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// errNoMemif is what a daemon built without a memif backend would answer.
+var errNoMemif = newError(http.StatusNotImplemented, "memif ports are not available in this build of mswitchd: use --type pipe")
 
 // Without a memif backend, a memif port is refused with advice.
 func TestNoMemif(t *testing.T) {
