@@ -559,18 +559,19 @@ func (c *conn) step(st *setup, m message, fd int, expired <-chan struct{}) (*lin
 		st.ringsBegun = true
 		return nil, c.addRing(st, p, m, fd)
 	case connectMsg:
+		peer := st.peer
 		l, err := c.connect(st, p)
 		if err != nil {
 			return nil, err
 		}
-		if err := p.up(l, st.peer, printable(m.IfName)); err != nil {
+		if err := p.up(l, peer, printable(m.IfName)); err != nil {
 			return nil, &protoError{"", "Port closed"}
 		}
 		if err := c.send(connectedMsg{IfName: p.cfg.Name}, -1); err != nil {
 			p.down(l, "", "connection lost")
 			return nil, err
 		}
-		c.log.Info("memif client connected", "id", p.cfg.ID, "peer", st.peer, "s2m", len(l.s2m), "m2s", len(l.m2s),
+		c.log.Info("memif client connected", "peer", peer, "s2m", len(l.s2m), "m2s", len(l.m2s),
 			"log2", l.log2, "bufsize", l.bufSize)
 		return l, nil
 	default:
