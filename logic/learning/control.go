@@ -118,8 +118,8 @@ func (b *Bridge) Dump() []Entry {
 	for i := range b.buckets {
 		bk := &b.buckets[i]
 		for j := range ways {
-			k := bk.keys[j].Load() // stable: only writers change keys
-			v := bk.vals[j].Load()
+			k := bk.slot[j].key.Load() // stable: only writers change keys
+			v := bk.slot[j].val.Load()
 			if k == 0 || b.expired(v, now) {
 				continue
 			}

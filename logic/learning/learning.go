@@ -118,10 +118,12 @@ type Bridge struct {
 	refusals atomic.Uint64
 }
 
+// bucket is two cache lines. Each way keeps its key beside its value, and
+// inserts fill the first free way, so a lookup in a lightly loaded table
+// usually reads one line: the sequence counter and the first ways.
 type bucket struct {
 	seq  atomic.Uint64 // odd while a writer changes a slot
-	keys [ways]atomic.Uint64
-	vals [ways]atomic.Uint64
+	slot [ways]struct{ key, val atomic.Uint64 }
 	_    uint64
 }
 
@@ -284,8 +286,8 @@ func (bk *bucket) find(k uint64) (int, uint64) {
 		}
 		j, v := -1, uint64(0)
 		for i := range ways {
-			if bk.keys[i].Load() == k {
-				j, v = i, bk.vals[i].Load()
+			if bk.slot[i].key.Load() == k {
+				j, v = i, bk.slot[i].val.Load()
 				break
 			}
 		}
@@ -301,9 +303,9 @@ func (bk *bucket) find(k uint64) (int, uint64) {
 func (bk *bucket) replace(j int, old, k, val uint64) bool {
 	bk.seq.Add(1)
 	gen := (old + 1<<genShift) & genBits
-	ok := bk.vals[j].CompareAndSwap(old, val&^genBits|gen)
+	ok := bk.slot[j].val.CompareAndSwap(old, val&^genBits|gen)
 	if ok {
-		bk.keys[j].Store(k)
+		bk.slot[j].key.Store(k)
 	}
 	bk.seq.Add(1)
 	return ok
@@ -328,17 +330,17 @@ func (b *Bridge) update(bk *bucket, j int, v uint64, in logic.PortID, now uint32
 		}
 		return learnKept
 	case b.expired(v, now):
-		if bk.vals[j].CompareAndSwap(v, nv) {
+		if bk.slot[j].val.CompareAndSwap(v, nv) {
 			b.learned.Add(1)
 			return learnChanged
 		}
 	case logic.PortID(v&portMask) != in:
-		if bk.vals[j].CompareAndSwap(v, nv) {
+		if bk.slot[j].val.CompareAndSwap(v, nv) {
 			b.moves.Add(1)
 			return learnChanged
 		}
 	case uint32(v>>seenShift) != now:
-		if bk.vals[j].CompareAndSwap(v, nv) {
+		if bk.slot[j].val.CompareAndSwap(v, nv) {
 			return learnKept
 		}
 	default:
@@ -395,7 +397,7 @@ func (b *Bridge) add(bk *bucket, k, val uint64, now uint32) error {
 			}
 			j = free
 		}
-		old := bk.vals[j].Load()
+		old := bk.slot[j].val.Load()
 		if (j == stale && !b.expired(old, now)) || !bk.replace(j, old, k, val) {
 			continue // a reader revived or refreshed the slot: look again
 		}
@@ -414,9 +416,9 @@ func (b *Bridge) add(bk *bucket, k, val uint64, now uint32) error {
 func (b *Bridge) room(bk *bucket, now uint32) (free, stale int) {
 	free, stale = -1, -1
 	for j := range ways {
-		if k := bk.keys[j].Load(); k == 0 && free < 0 {
+		if k := bk.slot[j].key.Load(); k == 0 && free < 0 {
 			free = j
-		} else if k != 0 && b.expired(bk.vals[j].Load(), now) {
+		} else if k != 0 && b.expired(bk.slot[j].val.Load(), now) {
 			stale = j
 		}
 	}
@@ -449,8 +451,8 @@ func (b *Bridge) deleteIf(del func(v uint64) bool) {
 	for i := range b.buckets {
 		bk := &b.buckets[i]
 		for j := range ways {
-			for bk.keys[j].Load() != 0 {
-				v := bk.vals[j].Load()
+			for bk.slot[j].key.Load() != 0 {
+				v := bk.slot[j].val.Load()
 				if !del(v) {
 					break
 				}

@@ -298,7 +298,7 @@ func checkTable(t *testing.T, b *Bridge) {
 		}
 		var keys []uint64
 		for j := range ways {
-			k := bk.keys[j].Load()
+			k := bk.slot[j].key.Load()
 			if k == 0 {
 				continue
 			}
