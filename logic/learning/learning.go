@@ -14,8 +14,9 @@ package learning
 //             other destination floods. A run of packets to one destination
 //             is looked up once.
 //
-// The table is a power of two of 128-byte buckets (two cache lines, the
-// sequence and keys in one, the values in the other) of `ways` slots, with
+// The table is a power of two of 128-byte buckets (two cache lines: the
+// sequence and the first three slots in one, the other four in the second)
+// of `ways` slots, with
 // at least twice as many slots as MaxEntries. A slot is two words:
 //
 //	key:   1<<63 (valid) | VID<<48 | MAC        (0: empty)
