@@ -88,9 +88,13 @@ type Config struct {
 	Interval time.Duration
 }
 
-// rxBufSize is the size of the buffers Receive copies into: the largest
-// frame pktgen builds, and then some for tags.
-const rxBufSize = MaxSize + 64
+// rxBufSize is the size of the buffers pong receives into: the largest
+// frame pktgen builds, and then some for tags. rx and ping read only the
+// headers and the payload's start, and let Receive truncate the rest.
+const (
+	rxBufSize  = MaxSize + 64
+	rxHeadSize = 256
+)
 
 // idleWait bounds every blocking wait of a queue goroutine, so that a stop
 // is seen within it.
@@ -341,6 +345,9 @@ type session struct {
 type queueState struct {
 	txPackets, txBytes atomic.Uint64
 	rxPackets, rxBytes atomic.Uint64
+	// rxFirst and rxLast are when the first and the latest packets arrived
+	// (Unix ns): rx rates are over that span, as pkt-gen's are.
+	rxFirst, rxLast atomic.Int64
 
 	// tx: the next sequence number of each local stream.
 	seqs []uint32
@@ -353,6 +360,18 @@ type queueState struct {
 	rttSum, rttN          atomic.Int64 // for the progress line
 	hist                  Histogram
 	pongDropped           atomic.Uint64
+}
+
+// received counts n packets of the given bytes in all.
+func (st *queueState) received(n int, bytes uint64) {
+	if n == 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	st.rxFirst.CompareAndSwap(0, now)
+	st.rxLast.Store(now)
+	st.rxPackets.Add(uint64(n))
+	st.rxBytes.Add(bytes)
 }
 
 // share returns queue q's part of a total count split over nq queues.
@@ -528,7 +547,7 @@ func (s *session) rx(q int) error {
 	if cfg.Check {
 		bufs, sizes = make([][]byte, cfg.Batch), make([]int, cfg.Batch)
 		for i := range bufs {
-			bufs[i] = make([]byte, rxBufSize)
+			bufs[i] = make([]byte, rxHeadSize)
 		}
 	}
 	for !s.stop.Load() && !s.rxDone() {
@@ -539,7 +558,7 @@ func (s *session) rx(q int) error {
 			n, err = s.conn.Receive(q, bufs, sizes)
 			for i := 0; i < n; i++ {
 				bytes += uint64(sizes[i])
-				s.check(st, bufs[i][:sizes[i]])
+				s.check(st, received(bufs[i], sizes[i]))
 			}
 			if n > 0 {
 				st.lost.Store(st.checker.lost)
@@ -549,8 +568,7 @@ func (s *session) rx(q int) error {
 		} else {
 			n, bytes, err = s.conn.Discard(q)
 		}
-		st.rxPackets.Add(uint64(n))
-		st.rxBytes.Add(bytes)
+		st.received(n, bytes)
 		s.r.rxTotal.Add(uint64(n))
 		if err != nil {
 			return err
@@ -563,6 +581,10 @@ func (s *session) rx(q int) error {
 	}
 	return nil
 }
+
+// received returns the part of buf that Receive filled: a packet longer
+// than buf was truncated to it.
+func received(buf []byte, size int) []byte { return buf[:min(size, len(buf))] }
 
 func (s *session) check(st *queueState, b []byte) {
 	p, ok := Parse(b)
@@ -598,15 +620,14 @@ func (s *session) pong(q int) error {
 		var bytes uint64
 		m := 0
 		for i := 0; i < n; i++ {
-			b := bufs[i][:sizes[i]]
+			b := received(bufs[i], sizes[i])
 			bytes += uint64(len(b))
 			if Reflect(b, cfg.Addrs.SrcMAC) {
 				out[m] = b
 				m++
 			}
 		}
-		st.rxPackets.Add(uint64(n))
-		st.rxBytes.Add(bytes)
+		st.received(n, bytes)
 		s.r.rxTotal.Add(uint64(n))
 		// Send what fits; give the peer a millisecond to make room for
 		// the rest, then drop it: a reflector must not stall its input.
@@ -657,7 +678,7 @@ func (s *session) ping(q int) error {
 	reqs := [][]byte{req}
 	bufs, sizes := make([][]byte, cfg.Batch), make([]int, cfg.Batch)
 	for i := range bufs {
-		bufs[i] = make([]byte, rxBufSize)
+		bufs[i] = make([]byte, rxHeadSize)
 	}
 	window := make([]inflight, cfg.Window)
 	outstanding := 0
@@ -727,9 +748,8 @@ func (s *session) ping(q int) error {
 		}
 		now := time.Now().UnixNano()
 		for i := 0; i < n; i++ {
-			st.rxPackets.Add(1)
-			st.rxBytes.Add(uint64(sizes[i]))
-			p, ok := Parse(bufs[i][:sizes[i]])
+			st.received(1, uint64(sizes[i]))
+			p, ok := Parse(received(bufs[i], sizes[i]))
 			if !ok || p.Kind != KindPong || p.Stream != stream {
 				st.strays.Add(1)
 				continue

@@ -94,7 +94,8 @@ func (c *fakeConn) Receive(q int, bufs [][]byte, sizes []int) (int, error) {
 	defer c.in.mu.Unlock()
 	n := min(len(bufs), len(c.in.frames[q]))
 	for i := 0; i < n; i++ {
-		sizes[i] = copy(bufs[i], c.in.frames[q][i])
+		copy(bufs[i], c.in.frames[q][i]) // truncated, as memif does
+		sizes[i] = len(c.in.frames[q][i])
 	}
 	c.in.frames[q] = c.in.frames[q][n:]
 	return n, nil

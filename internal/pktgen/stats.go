@@ -30,10 +30,12 @@ type Summary struct {
 	Error       string `json:"error,omitempty"`
 }
 
-// Traffic counts one direction.
+// Traffic counts one direction. Rates are over Seconds: the whole run for
+// tx, from the first packet received to the last for rx.
 type Traffic struct {
 	Packets uint64  `json:"packets"`
 	Bytes   uint64  `json:"bytes"`
+	Seconds float64 `json:"seconds"`
 	Mpps    float64 `json:"mpps"`
 	Gbps    float64 `json:"gbps"`
 }
@@ -198,20 +200,27 @@ func (r *runner) summary(err error) *Summary {
 	if !r.start.IsZero() {
 		s.Seconds = r.end.Sub(r.start).Seconds()
 	}
-	traffic := func(pkts, bytes uint64) *Traffic {
-		t := &Traffic{Packets: pkts, Bytes: bytes}
-		if s.Seconds > 0 {
-			t.Mpps = float64(pkts) / s.Seconds / 1e6
-			t.Gbps = float64(bytes) * 8 / s.Seconds / 1e9
+	traffic := func(pkts, bytes uint64, secs float64) *Traffic {
+		t := &Traffic{Packets: pkts, Bytes: bytes, Seconds: secs}
+		if secs > 0 {
+			t.Mpps = float64(pkts) / secs / 1e6
+			t.Gbps = float64(bytes) * 8 / secs / 1e9
 		}
 		return t
 	}
+	var first, last int64
+	for _, q := range r.queues {
+		if f := q.rxFirst.Load(); f != 0 && (first == 0 || f < first) {
+			first = f
+		}
+		last = max(last, q.rxLast.Load())
+	}
 	f := r.cfg.Function
 	if f.sends() || f == Pong {
-		s.TX = traffic(cur.tx, cur.txBytes)
+		s.TX = traffic(cur.tx, cur.txBytes, s.Seconds)
 	}
 	if f.receives() || f == Pong {
-		s.RX = traffic(cur.rx, cur.rxBytes)
+		s.RX = traffic(cur.rx, cur.rxBytes, float64(last-first)/1e9)
 	}
 	if f.receives() && r.cfg.Check {
 		c := &Check{Lost: cur.lost, Late: cur.late, Dup: cur.dup, Unsequenced: cur.unsequenced, Foreign: cur.foreign}
@@ -256,7 +265,7 @@ func (s *Summary) WriteText(w io.Writer) {
 		t    *Traffic
 	}{{"tx", s.TX}, {"rx", s.RX}} {
 		if d.t != nil {
-			fmt.Fprintf(w, "  %s  %d packets  %d bytes  %.3f Mpps  %.3f Gb/s\n", d.name, d.t.Packets, d.t.Bytes, d.t.Mpps, d.t.Gbps)
+			fmt.Fprintf(w, "  %s  %d packets  %d bytes  %.3f s  %.3f Mpps  %.3f Gb/s\n", d.name, d.t.Packets, d.t.Bytes, d.t.Seconds, d.t.Mpps, d.t.Gbps)
 		}
 	}
 	if c := s.Check; c != nil {
