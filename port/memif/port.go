@@ -32,14 +32,18 @@ type PortConfig struct {
 	Name string
 	// Queues is the most queue pairs offered: default 1, at most MaxQueues.
 	// The port always has this many input queues; those beyond what the
-	// client connected stay empty.
+	// client connected stay empty. HELLO offers the most queues of all the
+	// socket's ports; a client that adds more rings than this port has is
+	// refused ("Invalid ring index").
 	Queues int
 	// Mode chooses how the switch waits on the rings it consumes (S2M).
 	Mode Mode
 	// Secret, if set (at most 24 bytes), must be presented by the client.
 	Secret string
 	// Log2RingSize is the largest ring offered, as log2 of the slot count:
-	// default DefaultLog2RingSize, at most MaxLog2RingSize.
+	// default DefaultLog2RingSize, at most MaxLog2RingSize. HELLO goes out
+	// before the client names the interface, so the socket offers, and
+	// accepts, the largest ring of all its ports.
 	Log2RingSize uint8
 }
 

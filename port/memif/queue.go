@@ -76,7 +76,7 @@ func (q *inQueue) Receive(slots []fabric.Slot) int {
 	r := &s.r
 	avail := r.head() - s.last
 	if uint32(avail) > r.size {
-		s.l.fail(RejectRing, fmt.Sprintf("S2M ring %d: head is %d slots past tail, ring has %d", s.idx, avail, r.size))
+		s.l.fail(RejectRing, fmt.Sprintf("Bad ring: S2M %d head is %d slots past tail, ring has %d", s.idx, avail, r.size))
 		return 0
 	}
 	n := min(int(avail), len(slots))
@@ -84,7 +84,7 @@ func (q *inQueue) Receive(slots []fabric.Slot) int {
 		d := r.desc[(s.last+uint16(k))&r.mask] // one read; only the copy is used
 		b, ok := s.l.bytes(d.region, d.offset, d.length)
 		if !ok {
-			s.l.fail(RejectDescriptor, fmt.Sprintf("S2M ring %d slot %d: region %d offset %d length %d outside the regions",
+			s.l.fail(RejectDescriptor, fmt.Sprintf("Bad descriptor: S2M %d slot %d region %d offset %d length %d",
 				s.idx, (s.last+uint16(k))&r.mask, d.region, d.offset, d.length))
 			return 0
 		}
@@ -210,7 +210,7 @@ func (q *m2sQueue) Room(from uint32) uint32 {
 	}
 	posted := uint32(q.r.head() - uint16(q.pubTail))
 	if posted > q.r.size {
-		q.l.fail(RejectRing, fmt.Sprintf("M2S ring %d: head is %d slots past tail, ring has %d", q.idx, posted, q.r.size))
+		q.l.fail(RejectRing, fmt.Sprintf("Bad ring: M2S %d head is %d slots past tail, ring has %d", q.idx, posted, q.r.size))
 		return 0
 	}
 	used := from - q.pubTail
@@ -231,7 +231,7 @@ func (q *m2sQueue) Buffer(i uint32) []byte {
 			return b
 		}
 	}
-	q.l.fail(RejectDescriptor, fmt.Sprintf("M2S ring %d slot %d: region %d offset %d length %d is not a buffer of %d bytes in the regions",
+	q.l.fail(RejectDescriptor, fmt.Sprintf("Bad descriptor: M2S %d slot %d region %d offset %d length %d, buffers %d",
 		q.idx, uint16(i)&q.r.mask, region, off, length, q.bufSize))
 	return q.l.port.junk[:q.bufSize]
 }

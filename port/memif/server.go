@@ -21,6 +21,9 @@ import (
 // client that stalls cannot hold an interface ID longer than that.
 const HandshakeTimeout = 5 * time.Second
 
+// handshakeTimeout is HandshakeTimeout, shortened by tests.
+var handshakeTimeout = HandshakeTimeout
+
 // ServerOptions configures a server.
 type ServerOptions struct {
 	// Name is the application name sent in HELLO; default "mswitch".
@@ -318,11 +321,11 @@ func (c *conn) serve() {
 		c.halt("", "Server closed")
 	}
 	start := time.Now()
-	c.uc.SetDeadline(start.Add(HandshakeTimeout))
+	c.uc.SetDeadline(start.Add(handshakeTimeout))
 	if c.stop.Load() != nil {
 		c.uc.SetReadDeadline(aLongTimeAgo)
 	}
-	l, err := c.handshake(start.Add(HandshakeTimeout))
+	l, err := c.handshake(start.Add(handshakeTimeout))
 	if err != nil {
 		c.refused(err)
 		return
@@ -450,10 +453,11 @@ func parseRights(oob []byte) []int {
 
 // setup collects what a client announces before CONNECT.
 type setup struct {
-	regions    []regionSetup
-	s2m, m2s   []ringSetup
-	peer       string
-	ringsBegun bool
+	regions     []regionSetup
+	s2m, m2s    []ringSetup
+	peer        string
+	ringsBegun  bool
+	offeredLog2 uint8 // in HELLO
 }
 
 type regionSetup struct {
@@ -489,8 +493,9 @@ func (st *setup) close() {
 // handshake runs HELLO .. CONNECTED, lock-step: one reply per message.
 func (c *conn) handshake(deadline time.Time) (*link, error) {
 	// HELLO goes out before INIT names the interface: it offers the
-	// largest queue count and ring of the socket's ports, and ADD_RING
-	// enforces the port's own.
+	// largest queue count and ring of the socket's ports. ADD_RING
+	// enforces the port's own queue count (its input queues are fixed) and
+	// the ring size offered.
 	queues, log2 := c.s.offer()
 	err := c.send(helloMsg{
 		Name:            c.s.name,
@@ -504,7 +509,7 @@ func (c *conn) handshake(deadline time.Time) (*link, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &setup{}
+	st := &setup{offeredLog2: log2}
 	defer st.close()
 	expired := make(chan struct{})
 	t := time.AfterFunc(time.Until(deadline), func() { close(expired) })
@@ -654,8 +659,8 @@ func (c *conn) addRing(st *setup, p *Port, m addRingMsg, fd int) error {
 		return bad("Invalid ring index: %s %d, %d offered", dir, m.Index, p.cfg.Queues)
 	case int(m.Index) < len(*rings) && (*rings)[m.Index].present:
 		return bad("Invalid ring index: %s %d added twice", dir, m.Index)
-	case m.Log2RingSize > p.cfg.Log2RingSize:
-		return bad("Invalid ring size: log2 %d above %d", m.Log2RingSize, p.cfg.Log2RingSize)
+	case m.Log2RingSize > st.offeredLog2:
+		return bad("Invalid ring size: log2 %d above %d", m.Log2RingSize, st.offeredLog2)
 	case int(m.Region) >= len(st.regions):
 		return bad("Invalid ring region %d", m.Region)
 	case m.Offset%8 != 0:
@@ -698,18 +703,18 @@ func (c *conn) connect(st *setup, p *Port) (*link, error) {
 	view := func(r ringSetup) ring { return newRing(l.regions[r.region], uint64(r.offset), r.log2) }
 	for i, r := range st.s2m {
 		v := view(r)
-		if v.cookie() != cookie {
+		if ck := v.cookie(); ck != cookie {
 			l.free()
-			return nil, refuse(RejectRing, "Wrong ring: S2M %d cookie %#x", i, v.cookie())
+			return nil, refuse(RejectRing, "Wrong ring: S2M %d cookie %#x", i, ck)
 		}
 		l.s2m = append(l.s2m, &s2mQueue{l: l, idx: i, r: v, evfd: -1, poll: p.cfg.Mode == Poll})
 	}
 	bufSize := 0
 	for i, r := range st.m2s {
 		v := view(r)
-		if v.cookie() != cookie {
+		if ck := v.cookie(); ck != cookie {
 			l.free()
-			return nil, refuse(RejectRing, "Wrong ring: M2S %d cookie %#x", i, v.cookie())
+			return nil, refuse(RejectRing, "Wrong ring: M2S %d cookie %#x", i, ck)
 		}
 		for j := range v.desc {
 			if n := int(v.desc[j].length); n != 0 && (bufSize == 0 || n < bufSize) {
