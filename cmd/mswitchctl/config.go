@@ -99,8 +99,9 @@ DPDK's net_memif, VPP) connects to the socket and asks for the port's --id.
 Many ports, of any switch, share a socket. A pipe port's far end is a sink
 inside the daemon that discards what it receives: for tests and demos.
 
-Here --socket is the memif socket; name the control socket with
---control-socket or $MSWITCH_SOCKET.`,
+Here --socket is the memif socket; name the control socket before the
+subcommand (mswitchctl --socket CTL port add ...), with --control-socket,
+or with $MSWITCH_SOCKET.`,
 		Example: `  mswitchctl port add sw0 vm1 --type memif --id 1 --queues 2 --mode poll
   mswitchctl port add sw0 vm2 --type memif --socket /run/vm2.sock --id 0 --secret s3cret
   mswitchctl port add sw0 sink --type pipe`,

@@ -13,7 +13,9 @@
 //	mswitchctl capture sw0 vm1 -w vm1.pcap -c 100
 //
 // It talks to the daemon's control socket: --socket (or --control-socket,
-// or $MSWITCH_SOCKET), by default /run/mswitch/mswitchd.sock.
+// or $MSWITCH_SOCKET), by default /run/mswitch/mswitchd.sock. After
+// `port add`, --socket names the port's memif socket; a --socket before the
+// subcommand is always the control socket.
 package main
 
 import (
@@ -45,11 +47,32 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a := &app{out: stdout, errOut: stderr}
 	root := a.rootCmd()
-	root.SetArgs(args)
+	root.SetArgs(leadingSocket(args))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	defer a.close()
 	return root.ExecuteContext(ctx)
+}
+
+// leadingSocket makes a --socket given before the subcommand name the
+// control socket, even for `port add`, whose own --socket is a memif
+// socket: `mswitchctl --socket CTL port add sw0 p --socket MEMIF`.
+func leadingSocket(args []string) []string {
+	out := append([]string(nil), args...)
+	for i := 0; i < len(out) && strings.HasPrefix(out[i], "-"); i++ {
+		switch {
+		case out[i] == "--":
+			return out
+		case out[i] == "--socket":
+			out[i] = "--control-socket"
+			i++ // its value
+		case strings.HasPrefix(out[i], "--socket="):
+			out[i] = "--control-socket=" + strings.TrimPrefix(out[i], "--socket=")
+		case out[i] == "--control-socket":
+			i++
+		}
+	}
+	return out
 }
 
 // app is the state of one invocation.
@@ -106,7 +129,7 @@ and packet captures.`,
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.socket, "socket", def, "mswitchd's control socket (also $MSWITCH_SOCKET)")
-	pf.StringVar(&a.socket, "control-socket", def, "the same as --socket, for commands where --socket means a memif socket")
+	pf.StringVar(&a.socket, "control-socket", def, "the same as --socket (after `port add`, --socket is the memif socket)")
 	root.AddCommand(a.switchCmd(), a.portCmd(), a.moduleCmd(), a.learningCmd(), a.l4filterCmd(),
 		a.xconnectCmd(), a.statsCmd(), a.topCmd(), a.captureCmd(), a.versionCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

@@ -258,9 +258,20 @@ func TestErrorSentences(t *testing.T) {
 	e.fails("memif socket "+busy+" is in use by another program: choose another path with --socket",
 		"port", "add", "sw0", "m", "--type", "memif", "--socket", busy, "--id", "1")
 
+	// A --socket before the subcommand is the control socket, even for
+	// port add; after it, the memif socket.
+	var out, errOut bytes.Buffer
+	sock2 := filepath.Join(e.dir, "m2.sock")
+	err = run(context.Background(), []string{"--socket", e.socket, "port", "add", "sw0", "m2", "--socket", sock2, "--id", "9"}, &out, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := table(e.ok("port", "list", "sw0")); !strings.Contains(got, "m2 2 memif down socket="+sock2+" id=9 queues=1 mode=interrupt") {
+		t.Fatalf("port list:\n%s", got)
+	}
+
 	// The daemon not running: no socket, or a socket nobody listens on.
 	nosock := filepath.Join(e.dir, "none.sock")
-	var out, errOut bytes.Buffer
 	err = run(context.Background(), []string{"--socket", nosock, "switch", "list"}, &out, &errOut)
 	want := "mswitchd is not running (no socket at " + nosock + "): start it with `mswitchd`, or point --socket at its socket"
 	if err == nil || err.Error() != want {
