@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/mswitch/mswitch/control"
@@ -169,15 +170,7 @@ func (d *Daemon) sortedSwitches() []*swtch {
 	for _, s := range d.switches {
 		ss = append(ss, s)
 	}
-	slices.SortFunc(ss, func(a, b *swtch) int {
-		if a.name < b.name {
-			return -1
-		}
-		if a.name > b.name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ss, func(a, b *swtch) int { return strings.Compare(a.name, b.name) })
 	return ss
 }
 
