@@ -287,7 +287,15 @@ func (q *inq) classify(t *portTable) {
 		p := &sc.pkts[i]
 		switch d := p.Dst; {
 		case d < logic.MaxPorts:
+			// A destination already seen in this batch costs one load; the
+			// port table is read on first sight only.
 			id := logic.PortID(d)
+			if int(id) < len(sc.dstIdx) {
+				if x := sc.dstIdx[id]; x != 0 {
+					sc.append(x-1, int32(i))
+					continue
+				}
+			}
 			if id == src {
 				sc.drops[DropLoop]++
 			} else if dp := t.lookup(id); dp == nil {
