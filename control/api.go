@@ -88,7 +88,9 @@ type PortInfo struct {
 	State string `json:"state"` // StateUp, StateDown or StateError
 	// Error says why a port of the configuration is not attached.
 	Error string     `json:"error,omitempty"`
-	Memif *MemifSpec `json:"memif,omitempty"` // Secret replaced by "*" when set
+	// Memif is the port's spec, with its socket resolved (while attached)
+	// and its secret, if any, replaced by "*".
+	Memif *MemifSpec `json:"memif,omitempty"`
 	Pipe  *PipeSpec  `json:"pipe,omitempty"`
 	// Link is the memif connection's state.
 	Link *MemifStatus `json:"link,omitempty"`

@@ -520,6 +520,9 @@ func (p *port) info() control.PortInfo {
 		if ms.Secret != "" {
 			ms.Secret = "*"
 		}
+		if p.mref != nil {
+			ms.Socket = p.mref.path // as resolved
+		}
 		pi.Memif = &ms
 	}
 	if !p.attached() {

@@ -225,6 +225,8 @@ func TestAPIEndToEnd(t *testing.T) {
 	if len(ents) != 2 || ents[0].MAC != "02:00:00:00:00:0a" || ents[0].Port != "a" || ents[0].Static {
 		t.Fatalf("learning table after traffic %+v", ents)
 	}
+	wantErr(t, c.AddStatic(cx, "sw0", control.LearningEntry{MAC: "ff:ff:ff:ff:ff:ff", Port: "b"}), 400,
+		"ff:ff:ff:ff:ff:ff is a group address: static entries are for unicast MACs")
 	check(t, c.DeleteStatic(cx, "sw0", "02:00:00:00:00:0b", 0))
 	wantErr(t, c.DeleteStatic(cx, "sw0", "02:00:00:00:00:0b", 0), 404, `switch "sw0" has no static entry for 02:00:00:00:00:0b`)
 	check(t, c.FlushLearning(cx, "sw0"))

@@ -102,6 +102,10 @@ func (s *swtch) addStatic(e control.LearningEntry) error {
 		switch {
 		case errors.Is(err, learning.ErrFull), errors.Is(err, learning.ErrCollision):
 			return conflict("learning table of switch %q has no room for %s: %v", s.name, mac, err)
+		case errors.Is(err, learning.ErrBadMAC):
+			return badRequest("%s is a group address: static entries are for unicast MACs", mac)
+		case errors.Is(err, learning.ErrBadVLAN):
+			return badRequest("VLAN %d is outside [0, 4095]", e.VLAN)
 		}
 		return badRequest("%v", err)
 	}

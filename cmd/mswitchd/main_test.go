@@ -196,7 +196,7 @@ func TestDaemonProcess(t *testing.T) {
 	if before != after {
 		t.Fatalf("after restart:\n%s\nwant\n%s", after, before)
 	}
-	if !regexp.MustCompile(`m +1 +memif +down +socket=default id=3 queues=2 mode=poll secret=yes`).MatchString(after) {
+	if !regexp.MustCompile(`m +1 +memif +down +socket=\S+/memif.sock id=3 queues=2 mode=poll secret=yes`).MatchString(after) {
 		t.Fatalf("memif port after restart:\n%s", after)
 	}
 }
