@@ -87,7 +87,7 @@ type PortInfo struct {
 	Type  string `json:"type"`
 	State string `json:"state"` // StateUp, StateDown or StateError
 	// Error says why a port of the configuration is not attached.
-	Error string     `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
 	// Memif is the port's spec, with its socket resolved (while attached)
 	// and its secret, if any, replaced by "*".
 	Memif *MemifSpec `json:"memif,omitempty"`
