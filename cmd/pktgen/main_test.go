@@ -139,6 +139,9 @@ func TestTxRx(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			const n = 100_000
+			if raceEnabled { // the race detector slows every process down
+				c.rate /= 4
+			}
 			ts := newSwitch(t, []uint32{1, 2}, c.queues, c.mode, c.ring)
 			q := fmt.Sprint(c.queues)
 			mode := c.mode.String()

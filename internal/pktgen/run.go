@@ -104,6 +104,11 @@ const idleWait = 100 * time.Millisecond
 // nothing more arrives.
 const drainIdle = 300 * time.Millisecond
 
+// linger is how long a sender waits after its last packet before it closes
+// the connection. (A way to ask memif whether the server has consumed the
+// ring would make it exact.)
+const linger = 200 * time.Millisecond
+
 // prebuiltLimit bounds the memory of a tx queue's prebuilt frames; beyond
 // it, a small set of frames is rewritten for each flow as it is sent.
 const prebuiltLimit = 16 << 20
@@ -226,8 +231,13 @@ func (r *runner) sessions(ctx context.Context, dial func() (Conn, error)) error 
 		}
 		attempt = -1
 		finished, err := r.session(ctx, conn)
-		conn.Close()
 		r.end = time.Now()
+		if err == nil && (r.cfg.Function == TX || r.cfg.Function == Pong) {
+			// The last packets may still sit in the rings: give the
+			// server time to take them before Close frees the memory.
+			time.Sleep(linger)
+		}
+		conn.Close()
 		if finished || ctx.Err() != nil {
 			return ctx.Err()
 		}
