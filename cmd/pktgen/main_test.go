@@ -39,7 +39,12 @@ type testSwitch struct {
 
 func newSwitch(t *testing.T, ids []uint32, queues int, mode memif.Mode, log2Ring uint8) *testSwitch {
 	t.Helper()
-	ts := &testSwitch{path: filepath.Join(t.TempDir(), "memif.sock"), ports: map[uint32]*memif.Port{}}
+	return newSwitchAt(t, filepath.Join(t.TempDir(), "memif.sock"), ids, queues, mode, log2Ring)
+}
+
+func newSwitchAt(t *testing.T, path string, ids []uint32, queues int, mode memif.Mode, log2Ring uint8) *testSwitch {
+	t.Helper()
+	ts := &testSwitch{path: path, ports: map[uint32]*memif.Port{}}
 	var err error
 	if ts.srv, err = memif.Listen(ts.path, memif.ServerOptions{}); err != nil {
 		t.Fatal(err)
@@ -47,10 +52,7 @@ func newSwitch(t *testing.T, ids []uint32, queues int, mode memif.Mode, log2Ring
 	if ts.sw, err = fabric.New("test", fabric.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ts.sw.Close()
-		ts.srv.Close()
-	})
+	t.Cleanup(ts.close)
 	for _, id := range ids {
 		p, err := ts.srv.NewPort(memif.PortConfig{ID: id, Queues: queues, Mode: mode, Log2RingSize: log2Ring})
 		if err != nil {
@@ -62,6 +64,12 @@ func newSwitch(t *testing.T, ids []uint32, queues int, mode memif.Mode, log2Ring
 		ts.ports[id] = p
 	}
 	return ts
+}
+
+// close stops the switch and its memif server, as a dying mswitchd would.
+func (ts *testSwitch) close() {
+	ts.sw.Close()
+	ts.srv.Close()
 }
 
 // waitConnected waits until a client is connected to port id.
@@ -188,5 +196,44 @@ func TestPingPong(t *testing.T) {
 	}
 	if so.TX.Packets != n || so.RX.Packets != n {
 		t.Errorf("pong received %d, reflected %d", so.RX.Packets, so.TX.Packets)
+	}
+}
+
+// TestRestart restarts the switch during traffic: sender and receiver
+// redial, traffic resumes, and the sequence numbers carry on.
+func TestRestart(t *testing.T) {
+	const n, rate = 60_000, 20_000 // 3 s of traffic
+	ts := newSwitch(t, []uint32{1, 2}, 1, memif.Interrupt, 0)
+	rx := ts.start(t, "-id", "2", "-f", "rx", "-check", "-reconnect", "-d", "5s")
+	ts.waitConnected(t, 2)
+	tx := ts.start(t, "-id", "1", "-f", "tx", "-check", "-reconnect", "-n", fmt.Sprint(n), "-R", fmt.Sprint(rate), "-d", "20s")
+	ts.waitConnected(t, 1)
+
+	time.Sleep(time.Second)
+	before := ts.sw.Stats() // a few more may get through before the close
+	ts.close()
+	time.Sleep(300 * time.Millisecond) // down for a while
+	ts = newSwitchAt(t, ts.path, []uint32{1, 2}, 1, memif.Interrupt, 0)
+	st, sr := tx.wait(t), rx.wait(t)
+	after := ts.sw.Stats()
+	delivered := func(stats []fabric.PortStats) uint64 {
+		for _, p := range stats {
+			if p.Name == "memif2" {
+				return p.TxPackets
+			}
+		}
+		return 0
+	}
+	t.Logf("tx %d packets, %d reconnects; rx %d packets, %d reconnects; switch delivered %d before the restart, %d after",
+		st.TX.Packets, st.Reconnects, sr.RX.Packets, sr.Reconnects, delivered(before), delivered(after))
+	if st.TX.Packets != n || st.Reconnects < 1 || sr.Reconnects < 1 {
+		t.Errorf("tx sent %d with %d reconnects, rx %d reconnects", st.TX.Packets, st.Reconnects, sr.Reconnects)
+	}
+	if delivered(before) == 0 || delivered(after) == 0 || sr.RX.Packets < delivered(before)+delivered(after) {
+		t.Errorf("rx received %d, the switch delivered %d + %d", sr.RX.Packets, delivered(before), delivered(after))
+	}
+	c := sr.Check
+	if c.Late != 0 || c.Dup != 0 || c.Lost+sr.RX.Packets != n {
+		t.Errorf("check: %+v", *c)
 	}
 }
