@@ -231,7 +231,6 @@ func (r *runner) sessions(ctx context.Context, dial func() (Conn, error)) error 
 		}
 		attempt = -1
 		finished, err := r.session(ctx, conn)
-		r.end = time.Now()
 		if err == nil && (r.cfg.Function == TX || r.cfg.Function == Pong) {
 			// The last packets may still sit in the rings: give the
 			// server time to take them before Close frees the memory.
@@ -331,6 +330,7 @@ wait:
 			lastRx = rx
 		}
 	}
+	r.end = time.Now()
 	s.stop.Store(true)
 	<-allDone
 	if err == nil {

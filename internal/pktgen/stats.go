@@ -216,11 +216,15 @@ func (r *runner) summary(err error) *Summary {
 		last = max(last, q.rxLast.Load())
 	}
 	f := r.cfg.Function
-	if f.sends() || f == Pong {
+	rxSeconds := float64(last-first) / 1e9
+	switch {
+	case f.sends():
 		s.TX = traffic(cur.tx, cur.txBytes, s.Seconds)
+	case f == Pong: // pong sends as it receives
+		s.TX = traffic(cur.tx, cur.txBytes, rxSeconds)
 	}
 	if f.receives() || f == Pong {
-		s.RX = traffic(cur.rx, cur.rxBytes, float64(last-first)/1e9)
+		s.RX = traffic(cur.rx, cur.rxBytes, rxSeconds)
 	}
 	if f.receives() && r.cfg.Check {
 		c := &Check{Lost: cur.lost, Late: cur.late, Dup: cur.dup, Unsequenced: cur.unsequenced, Foreign: cur.foreign}
@@ -255,7 +259,11 @@ func (r *runner) summary(err error) *Summary {
 
 // WriteText writes the summary for people.
 func (s *Summary) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "pktgen %s: %d queue(s), %d-byte frames, %d flow(s), %.3f s", s.Function, s.Queues, s.Size, s.Flows, s.Seconds)
+	fmt.Fprintf(w, "pktgen %s: %d queue(s)", s.Function, s.Queues)
+	if f := s.Function; f.sends() || f == Ping {
+		fmt.Fprintf(w, ", %d-byte frames, %d flow(s)", s.Size, s.Flows)
+	}
+	fmt.Fprintf(w, ", %.3f s", s.Seconds)
 	if s.Reconnects > 0 {
 		fmt.Fprintf(w, ", %d reconnect(s)", s.Reconnects)
 	}
