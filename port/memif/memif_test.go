@@ -18,14 +18,14 @@ import (
 
 // testbed is a switch with an xconnect logic and a memif server.
 type testbed struct {
-	t    *testing.T
+	t    testing.TB
 	sw   *fabric.Switch
 	x    *xconnect.XConnect
 	srv  *Server
 	path string
 }
 
-func newTestbed(t *testing.T) *testbed {
+func newTestbed(t testing.TB) *testbed {
 	t.Helper()
 	x := xconnect.New()
 	sw, err := fabric.New("memif-test", fabric.Options{Logic: x, Batch: 256})
