@@ -363,8 +363,9 @@ type link struct {
 	down  atomic.Bool
 	fault atomic.Bool
 
-	// fdMu guards the eventfds against being closed while dupFd copies
-	// one; freed is set once they are closed and the regions unmapped.
+	// fdMu guards the eventfds and the mapping against being freed while
+	// a goroutine outside the fabric's batches uses them (dupFd, and
+	// s2mQueue.pending from Wait); freed is set once they are.
 	fdMu  sync.RWMutex
 	freed bool
 }

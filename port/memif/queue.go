@@ -37,7 +37,15 @@ type s2mQueue struct {
 }
 
 // pending reports whether the client published slots not yet received.
-func (s *s2mQueue) pending() bool { return s.r.head() != s.last }
+// Wait calls it outside the fabric's batches, so outside the grace period
+// that protects the ring's memory: it checks under fdMu that the link was
+// not freed.
+func (s *s2mQueue) pending() bool {
+	l := s.l
+	l.fdMu.RLock()
+	defer l.fdMu.RUnlock()
+	return !l.freed && s.r.head() != s.last
+}
 
 // inQueue is one of the port's fixed input queues: a fabric.InQueue that
 // lends the slots of S2M ring idx while a client with that ring is
