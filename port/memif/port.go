@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mswitch/mswitch/fabric"
 	"golang.org/x/sys/unix"
@@ -231,7 +232,9 @@ func (p *Port) Close() error {
 
 // bind makes c the port's connection, unless it has one or is closed. A
 // connection that is going away is waited for, until the handshake's
-// deadline (closed when it expires) or until c is halted.
+// deadline (closed when it expires) or until c is halted. A live one is
+// given a moment to end too: a client that closes and redials at once can
+// overtake its own DISCONNECT.
 func (p *Port) bind(c *conn, deadline <-chan struct{}) (bound bool, category, reason string) {
 	for {
 		p.mu.Lock()
@@ -246,11 +249,14 @@ func (p *Port) bind(c *conn, deadline <-chan struct{}) (bound bool, category, re
 			return true, "", ""
 		}
 		p.mu.Unlock()
-		if old.stop.Load() == nil {
-			return false, RejectBusy, "Already connected"
+		var grace <-chan time.Time
+		if old.stop.Load() == nil && !old.ending.Load() {
+			grace = time.After(200 * time.Millisecond)
 		}
 		select {
 		case <-old.done:
+		case <-grace:
+			return false, RejectBusy, "Already connected"
 		case <-deadline:
 			return false, RejectBusy, "Already connected"
 		case <-c.halted:

@@ -272,6 +272,7 @@ type conn struct {
 	uc     *net.UnixConn
 	port   *Port // after INIT
 	stop   atomic.Pointer[stopReason]
+	ending atomic.Bool   // the connection is being taken down: a new one may wait for it
 	halted chan struct{} // closed by the first halt
 	done   chan struct{}
 	log    *slog.Logger
@@ -344,8 +345,10 @@ func (s *Server) isClosed() bool {
 }
 
 // refused ends a failed handshake: DISCONNECT with the reason, counted at
-// the port if the client got that far, else at the server.
+// the port if the client got that far, else at the server. The port is
+// free again before the client reads the reason, so it may retry at once.
 func (c *conn) refused(err error) {
+	c.ending.Store(true)
 	var pe *protoError
 	switch {
 	case errors.As(err, &pe):
@@ -361,9 +364,6 @@ func (c *conn) refused(err error) {
 		c.log.Debug("memif client left during handshake", "err", err)
 		return
 	}
-	if pe.reason != "" {
-		c.send(disconnectMsg{Reason: pe.reason}, -1)
-	}
 	if pe.category != "" {
 		if c.port != nil {
 			c.port.reject(pe.category, pe.reason)
@@ -376,6 +376,9 @@ func (c *conn) refused(err error) {
 	}
 	if c.port != nil {
 		c.port.unbind(c)
+	}
+	if pe.reason != "" {
+		c.send(disconnectMsg{Reason: pe.reason}, -1)
 	}
 }
 
@@ -787,6 +790,7 @@ func (c *conn) connected(l *link) {
 		category, reason = RejectMessage, "Unexpected message"
 		break
 	}
+	c.ending.Store(true) // a reconnecting client waits for the teardown
 	if tell {
 		c.send(disconnectMsg{Reason: reason}, -1)
 	}
