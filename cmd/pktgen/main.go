@@ -162,14 +162,19 @@ func run(args []string) int {
 		return c, nil
 	}
 
+	r, err := pktgen.New(cfg)
+	if err != nil {
+		return fail(err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if !*quiet {
 		fmt.Fprintf(os.Stderr, "pktgen: %s on %s id %d, %d-byte frames, %d flow(s)\n", f, *socket, *id, *size, *flows)
 	}
-	sum, err := pktgen.Run(ctx, cfg, dial)
-	if sum == nil { // the configuration was refused
-		return fail(err)
+	sum, err := r.Run(ctx, dial)
+	if err != nil && sum.Queues == 0 { // never connected: nothing to sum up
+		fmt.Fprintln(os.Stderr, "pktgen:", explain(err, *socket))
+		return 1
 	}
 	if *jsonOut {
 		enc := json.NewEncoder(os.Stdout)
@@ -183,4 +188,20 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// explain adds what to do to the errors of a first dial.
+func explain(err error, socket string) error {
+	var refused *memif.RefusedError
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return fmt.Errorf("%w\nNo memif socket at %s: start mswitchd, or give its memif socket with -socket", err, socket)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w\nNothing listens on %s: is mswitchd running? (-reconnect waits for it)", err, socket)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("%w\nNo permission on %s: run as root or as a member of mswitchd's group", err, socket)
+	case errors.As(err, &refused):
+		return fmt.Errorf("%w\nCheck -id against the switch's memif ports (mswitchctl port list SWITCH), and -secret", err)
+	}
+	return err
 }

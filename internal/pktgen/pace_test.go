@@ -63,28 +63,47 @@ func TestPacerDepthBoundsBursts(t *testing.T) {
 }
 
 // TestPacerReal paces a loop for one second of real time, sleeping as the
-// tx loop does, and checks the rate within 3 %.
+// tx loop does, and checks the rate within 3 %. The pacer is exact unless
+// its sender stalls for longer than its depth (a batch or 10 ms of packets): a run
+// with such a stall (a loaded machine) is retried, at most three times.
 func TestPacerReal(t *testing.T) {
 	if testing.Short() {
-		t.Skip("takes a second")
+		t.Skip("takes seconds")
 	}
 	for _, rate := range []float64{1000, 200_000} {
-		s := &session{}
-		start := time.Now()
-		p := NewPacer(rate, 64, start)
-		sent := 0
-		for time.Since(start) < time.Second {
-			now := time.Now()
-			if n := p.Take(64, now); n > 0 {
-				sent += n
+		depth := time.Duration(max(64/rate, 0.010) * 1e9) // as NewPacer sets it
+		for try := 1; ; try++ {
+			got, stall := paceFor(rate, time.Second)
+			t.Logf("rate %g: %.0f/s (%+.2f %%), longest stall %v", rate, got, 100*(got-rate)/rate, stall)
+			if stall > depth && try < 3 {
 				continue
 			}
-			s.sleep(p.Wait(64, now))
-		}
-		got := float64(sent) / time.Since(start).Seconds()
-		t.Logf("rate %g: %.0f/s (%.2f %%)", rate, got, 100*(got-rate)/rate)
-		if got < rate*0.97 || got > rate*1.03 {
-			t.Errorf("rate %g: paced %.0f/s", rate, got)
+			if got < rate*0.97 || got > rate*1.03 {
+				t.Errorf("rate %g: paced %.0f/s", rate, got)
+			}
+			break
 		}
 	}
+}
+
+// paceFor runs a paced loop for d and returns the rate it reached and its
+// longest time between two iterations.
+func paceFor(rate float64, d time.Duration) (float64, time.Duration) {
+	s := &session{}
+	start := time.Now()
+	p := NewPacer(rate, 64, start)
+	sent := 0
+	var stall time.Duration
+	last := start
+	for time.Since(start) < d {
+		now := time.Now()
+		stall = max(stall, now.Sub(last))
+		last = now
+		if n := p.Take(64, now); n > 0 {
+			sent += n
+			continue
+		}
+		s.sleep(p.Wait(64, now))
+	}
+	return float64(sent) / time.Since(start).Seconds(), stall
 }

@@ -113,19 +113,17 @@ const linger = 200 * time.Millisecond
 // it, a small set of frames is rewritten for each flow as it is sent.
 const prebuiltLimit = 16 << 20
 
-// Run drives connections from dial according to cfg until the count or the
-// duration is reached, ctx is cancelled, or (without cfg.Reconnect) the
-// connection fails. It returns the summary of the whole run, with the error
-// that ended it if any.
+// Run checks cfg and runs it; see Runner.Run.
 func Run(ctx context.Context, cfg Config, dial func() (Conn, error)) (*Summary, error) {
-	r, err := newRunner(cfg)
+	r, err := New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return r.run(ctx, dial)
+	return r.Run(ctx, dial)
 }
 
-type runner struct {
+// A Runner is one checked Config, ready to run once.
+type Runner struct {
 	cfg      Config
 	tmpl     *Template
 	mu       sync.Mutex // guards the growth of queues
@@ -138,7 +136,8 @@ type runner struct {
 	reconnects int
 }
 
-func newRunner(cfg Config) (*runner, error) {
+// New checks cfg and fills in its defaults.
+func New(cfg Config) (*Runner, error) {
 	if _, err := ParseFunction(string(cfg.Function)); err != nil {
 		return nil, err
 	}
@@ -172,10 +171,10 @@ func newRunner(cfg Config) (*runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &runner{cfg: cfg, tmpl: t}, nil
+	return &Runner{cfg: cfg, tmpl: t}, nil
 }
 
-func (r *runner) notef(format string, args ...any) {
+func (r *Runner) notef(format string, args ...any) {
 	if r.cfg.Progress == nil {
 		return
 	}
@@ -188,7 +187,11 @@ func (r *runner) notef(format string, args ...any) {
 	r.outMu.Unlock()
 }
 
-func (r *runner) run(ctx context.Context, dial func() (Conn, error)) (*Summary, error) {
+// Run drives connections from dial until the count or the duration is
+// reached, ctx is cancelled, or (without Config.Reconnect) the connection
+// fails. It returns the summary of the whole run, with the error that ended
+// it if any.
+func (r *Runner) Run(ctx context.Context, dial func() (Conn, error)) (*Summary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if r.cfg.Duration > 0 {
@@ -206,7 +209,7 @@ func (r *runner) run(ctx context.Context, dial func() (Conn, error)) (*Summary, 
 
 // sessions dials, runs a session, and redials as the config asks, until the
 // run is over.
-func (r *runner) sessions(ctx context.Context, dial func() (Conn, error)) error {
+func (r *Runner) sessions(ctx context.Context, dial func() (Conn, error)) error {
 	for attempt := 0; ; attempt++ {
 		conn, err := dial()
 		if err != nil {
@@ -249,7 +252,7 @@ func (r *runner) sessions(ctx context.Context, dial func() (Conn, error)) error 
 
 // session runs the queue goroutines on conn until the run's work is done
 // (finished), or ctx ends, or the connection breaks (err).
-func (r *runner) session(ctx context.Context, conn Conn) (finished bool, err error) {
+func (r *Runner) session(ctx context.Context, conn Conn) (finished bool, err error) {
 	nq := conn.Queues()
 	r.mu.Lock()
 	for len(r.queues) < nq {
@@ -344,7 +347,7 @@ wait:
 
 // session is one connection's worth of queue goroutines.
 type session struct {
-	r    *runner
+	r    *Runner
 	conn Conn
 	nq   int
 	stop atomic.Bool

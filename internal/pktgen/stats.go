@@ -80,7 +80,7 @@ type totals struct {
 	rttSum, rttN             int64
 }
 
-func (r *runner) totals() (t totals) {
+func (r *Runner) totals() (t totals) {
 	r.mu.Lock()
 	qs := r.queues
 	r.mu.Unlock()
@@ -107,7 +107,7 @@ func (r *runner) totals() (t totals) {
 
 // startProgress prints a progress line every interval until the returned
 // function is called.
-func (r *runner) startProgress() (stop func()) {
+func (r *Runner) startProgress() (stop func()) {
 	if r.cfg.Progress == nil {
 		return func() {}
 	}
@@ -147,7 +147,7 @@ func (r *runner) startProgress() (stop func()) {
 	}
 }
 
-func (r *runner) progressLine(prev, cur totals, dt float64) string {
+func (r *Runner) progressLine(prev, cur totals, dt float64) string {
 	var b strings.Builder
 	rate := func(name string, pkts, bytes uint64) {
 		pps := float64(pkts) / dt
@@ -188,7 +188,7 @@ func fmtNs(ns float64) string {
 	return fmt.Sprintf("%.3fms", ns/1e6)
 }
 
-func (r *runner) summary(err error) *Summary {
+func (r *Runner) summary(err error) *Summary {
 	cur := r.totals()
 	s := &Summary{
 		Function:   r.cfg.Function,
