@@ -25,6 +25,13 @@
 // With -raw, it publishes the output of an earlier go test run instead of
 // running the benchmarks. The default run takes about six minutes on two
 // cores.
+//
+// With -memif, it runs the memif set instead (package bench/memif: mswitchd,
+// pktgen and dpdk-testpmd as processes, about three minutes) and writes
+// bench/memif.csv, bench/memif-*.png and the section of BENCHMARKS.md
+// between <!-- memif:start --> and <!-- memif:end -->, including the
+// hand-written bench/memif-notes.md; -memif-quick runs it with tiny
+// durations, to try the command (use another -out).
 package main
 
 import (
@@ -50,10 +57,18 @@ func main() {
 	flag.IntVar(&o.count, "count", 5, "run every benchmark `n` times (rounds) and keep the medians")
 	flag.StringVar(&o.out, "out", "docs", "write BENCHMARKS.md and bench/ under `dir`")
 	flag.StringVar(&o.raw, "raw", "", "do not run the benchmarks: publish the go test output in `file`")
+	memif := flag.Bool("memif", false, "run the memif set (mswitchd, pktgen, testpmd as processes) instead, and publish it in its own section")
+	memifQuick := flag.Bool("memif-quick", false, "run the memif set with tiny durations (to try it; give another -out)")
 	flag.Parse()
 	if flag.NArg() > 0 || o.count < 1 {
 		flag.Usage()
 		os.Exit(2)
+	}
+	if *memif || *memifQuick {
+		if err := runMemif(o, *memifQuick); err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	if err := run(o); err != nil {
 		log.Fatal(err)

@@ -1,0 +1,738 @@
+package memifbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/mswitch/mswitch/control"
+)
+
+// Kinds of rows.
+const (
+	KindThroughput = "throughput" // pktgen tx -> mswitchd -> pktgen rx, as fast as possible
+	KindTestpmd    = "testpmd"    // testpmd's memif loop
+	KindRTT        = "rtt"        // pktgen ping -> mswitchd -> pktgen pong
+	KindRate       = "cpu-rate"   // pktgen tx at a fixed rate: mswitchd's CPU
+	KindIdle       = "cpu-idle"   // idle memif clients: mswitchd's CPU
+	KindScale      = "scale"      // many memif ports on one switch
+)
+
+// Options configure a run of the set. The zero value of a field means the
+// default of Full.
+type Options struct {
+	// Bin is a directory holding mswitchd and pktgen; "" builds them from
+	// the module into a temporary directory.
+	Bin string
+	// Runs is how many times each throughput and testpmd measurement runs
+	// (in rounds); rows hold the medians.
+	Runs int
+	// Duration is the length of one throughput run.
+	Duration time.Duration
+	// Sizes are the frame sizes of the throughput runs.
+	Sizes []int
+	// Testpmd is the testpmd command; "" means dpdk-testpmd in PATH. The
+	// testpmd rows are skipped, with the reason, when it is absent.
+	Testpmd string
+	// NoTestpmd skips the testpmd rows.
+	NoTestpmd bool
+	// TestpmdDuration is the length of one testpmd run; its first two
+	// seconds of statistics are not counted.
+	TestpmdDuration time.Duration
+	// Pings is the number of round trips of each RTT measurement.
+	Pings int
+	// IdlePorts idle clients are attached for IdleWindow.
+	IdlePorts  int
+	IdleWindow time.Duration
+	// Rates are the fixed offered rates, in packets per second, of the CPU
+	// measurements; each runs for RateDuration.
+	Rates        []float64
+	RateDuration time.Duration
+	// ScalePorts ports receive round-robin traffic, ScaleRuns times for
+	// ScaleDuration.
+	ScalePorts    int
+	ScaleRuns     int
+	ScaleDuration time.Duration
+	// QuietWait bounds the wait, before each phase, for the machine's load
+	// from elsewhere to fall below a quarter of a core; a negative one
+	// skips the half-second sample of that load (Background is then -1).
+	QuietWait time.Duration
+	// Logf reports progress; nil means log.Printf.
+	Logf func(format string, args ...any)
+}
+
+// Full is the published set: about three minutes on two cores.
+func Full() Options {
+	return Options{
+		Runs:            3,
+		Duration:        3 * time.Second,
+		Sizes:           []int{60, 1514},
+		TestpmdDuration: 5 * time.Second,
+		Pings:           10000,
+		IdlePorts:       100,
+		IdleWindow:      5 * time.Second,
+		Rates:           []float64{1e4, 1e5, 3e5, 1e6},
+		RateDuration:    4 * time.Second,
+		ScalePorts:      1000,
+		ScaleRuns:       3,
+		ScaleDuration:   3 * time.Second,
+		QuietWait:       10 * time.Second,
+	}
+}
+
+// Quick is the same set with tiny durations and counts, for tests: a few
+// seconds (plus testpmd's start-up, when it is installed).
+func Quick() Options {
+	return Options{
+		Runs:            1,
+		Duration:        400 * time.Millisecond,
+		Sizes:           []int{60},
+		TestpmdDuration: time.Second,
+		Pings:           200,
+		IdlePorts:       5,
+		IdleWindow:      200 * time.Millisecond,
+		Rates:           []float64{1e4},
+		RateDuration:    400 * time.Millisecond,
+		ScalePorts:      20,
+		ScaleRuns:       1,
+		ScaleDuration:   300 * time.Millisecond,
+		QuietWait:       -1,
+	}
+}
+
+func (o *Options) defaults() {
+	f := Full()
+	if o.Runs == 0 {
+		o.Runs = f.Runs
+	}
+	if o.Duration == 0 {
+		o.Duration = f.Duration
+	}
+	if o.Sizes == nil {
+		o.Sizes = f.Sizes
+	}
+	if o.TestpmdDuration == 0 {
+		o.TestpmdDuration = f.TestpmdDuration
+	}
+	if o.Pings == 0 {
+		o.Pings = f.Pings
+	}
+	if o.IdlePorts == 0 {
+		o.IdlePorts = f.IdlePorts
+	}
+	if o.IdleWindow == 0 {
+		o.IdleWindow = f.IdleWindow
+	}
+	if o.Rates == nil {
+		o.Rates = f.Rates
+	}
+	if o.RateDuration == 0 {
+		o.RateDuration = f.RateDuration
+	}
+	if o.ScalePorts == 0 {
+		o.ScalePorts = f.ScalePorts
+	}
+	if o.ScaleRuns == 0 {
+		o.ScaleRuns = f.ScaleRuns
+	}
+	if o.ScaleDuration == 0 {
+		o.ScaleDuration = f.ScaleDuration
+	}
+	if o.QuietWait == 0 {
+		o.QuietWait = f.QuietWait
+	}
+	if o.Logf == nil {
+		o.Logf = log.Printf
+	}
+}
+
+// RTT is a round-trip time distribution, in microseconds.
+type RTT struct {
+	Sent, Replies, Timeouts  uint64
+	Min, P50, P90, P99, P999 float64
+	Max, Mean                float64
+}
+
+// Row is one measurement: the median over its runs.
+type Row struct {
+	Kind  string // Kind*
+	Mode  string // "interrupt" or "poll" (mswitchd's ports and the clients); "testpmd"
+	Size  int    // frame bytes, without CRC
+	Ports int    // memif ports attached to the switch
+	Dests int    // scale: destinations the traffic is spread over
+	// Offered is the offered rate in packets per second; 0: as fast as
+	// the sender goes.
+	Offered float64
+	Runs    int
+	// Mpps and Gbps are delivered: received by the sink (throughput,
+	// scale), forwarded by mswitchd (cpu-rate), or testpmd's Rx-pps of one
+	// port (one direction of its loop). Gbps counts frame bytes only.
+	Mpps, MppsMin, MppsMax float64
+	Gbps                   float64
+	// SentMpps is the sender's rate (throughput, scale): what the switch
+	// took from the sender's ring, delivered or dropped.
+	SentMpps float64
+	LossPct  float64 // sent but not delivered
+	// CPUPct is mswitchd's (testpmd's) utime+stime in percent of one core,
+	// over a window inside the traffic; CPUNs is that CPU per delivered
+	// packet, in nanoseconds.
+	CPUPct, CPUNs float64
+	// ClientCPUPct is the CPU of the clients living in this process (idle,
+	// scale), in percent of one core.
+	ClientCPUPct float64
+	RTT          *RTT
+	// Reached is the number of ports that received traffic, in the run
+	// where the fewest did (scale).
+	Reached int
+	// Background is the machine's load from elsewhere just before the
+	// measurement, in percent of one core (all cores busy: 100 * cores).
+	Background float64
+	Note       string
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	Start   time.Time
+	Took    time.Duration
+	Cores   int
+	Testpmd string // testpmd's version line; "" when it did not run
+	// TestpmdSkipped says why testpmd did not run.
+	TestpmdSkipped string
+	Rows           []Row
+	Options        Options
+}
+
+// Find returns the first row of kind with mode and size (0: any), or nil.
+func (rep *Report) Find(kind, mode string, size int) *Row {
+	for i := range rep.Rows {
+		r := &rep.Rows[i]
+		if r.Kind == kind && (mode == "" || r.Mode == mode) && (size == 0 || r.Size == size) {
+			return r
+		}
+	}
+	return nil
+}
+
+// runner holds the state of one run of the set.
+type runner struct {
+	o     Options
+	dir   string // sockets and the daemon's directory
+	bin   string
+	d     *proc
+	c     *control.Client
+	sock  string // the daemon's memif socket
+	procs []*proc
+	rep   *Report
+}
+
+// Run runs the whole set. Every process it starts is ended before it
+// returns.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	o.defaults()
+	r := &runner{o: o, rep: &Report{Start: time.Now(), Cores: runtime.NumCPU(), Options: o}}
+	// Short paths: a unix socket path has at most 107 bytes.
+	dir, err := os.MkdirTemp("", "mswb-memif")
+	if err != nil {
+		return nil, err
+	}
+	r.dir = dir
+	defer os.RemoveAll(dir)
+	defer func() {
+		for _, p := range r.procs {
+			p.kill()
+		}
+	}()
+	if err := r.build(); err != nil {
+		return nil, err
+	}
+	if err := r.startDaemon(); err != nil {
+		return nil, err
+	}
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"throughput and testpmd loop", r.throughput},
+		{"round-trip time", r.rtt},
+		{"CPU at fixed rates", r.rates},
+		{"CPU with idle ports", r.idle},
+		{"scale", r.scale},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r.o.Logf("memif: %s", s.name)
+		if err := s.fn(ctx); err != nil {
+			return r.rep, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	if err := r.d.stop(syscall.SIGTERM, 10*time.Second); err != nil {
+		return r.rep, fmt.Errorf("mswitchd did not stop cleanly: %w", err)
+	}
+	r.rep.Took = time.Since(r.rep.Start)
+	return r.rep, nil
+}
+
+// build compiles mswitchd and pktgen, unless Options.Bin has them.
+func (r *runner) build() error {
+	if r.o.Bin != "" {
+		r.bin = r.o.Bin
+		return nil
+	}
+	r.bin = filepath.Join(r.dir, "bin")
+	cmd := exec.Command("go", "build", "-o", r.bin+"/",
+		"github.com/mswitch/mswitch/cmd/mswitchd", "github.com/mswitch/mswitch/cmd/pktgen")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("build mswitchd and pktgen: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// start starts one of the binaries and keeps it for the final cleanup.
+func (r *runner) start(name string, args ...string) (*proc, error) {
+	p, err := start(filepath.Join(r.bin, name), args...)
+	if err != nil {
+		return nil, err
+	}
+	r.procs = append(r.procs, p)
+	return p, nil
+}
+
+func (r *runner) startDaemon() error {
+	d, err := r.start("mswitchd", "-dir", r.dir, "-state", "none", "-log-level", "warn")
+	if err != nil {
+		return err
+	}
+	r.d = d
+	r.sock = filepath.Join(r.dir, "memif.sock")
+	r.c = control.NewClient(filepath.Join(r.dir, "mswitchd.sock"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := r.c.Version(context.Background()); err == nil {
+			return nil
+		}
+		if d.exited() || time.Now().After(deadline) {
+			d.kill()
+			return fmt.Errorf("mswitchd did not come up\n%s", tail(d.out.String()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// background samples, for half a second, how busy the machine is with
+// work other than ours (the daemon is idle when it is called), in percent
+// of one core. It waits, at most QuietWait, for that load to fall below a
+// quarter of a core, and returns the last sample.
+func (r *runner) background() float64 {
+	if r.o.QuietWait < 0 {
+		return -1
+	}
+	deadline := time.Now().Add(r.o.QuietWait)
+	for {
+		b0, t0, err1 := machineTimes()
+		self0, _ := cpuTime(os.Getpid())
+		d0, _ := cpuTime(r.d.pid())
+		time.Sleep(500 * time.Millisecond)
+		b1, t1, err2 := machineTimes()
+		self1, _ := cpuTime(os.Getpid())
+		d1, _ := cpuTime(r.d.pid())
+		if err1 != nil || err2 != nil || t1 == t0 {
+			return -1
+		}
+		busy := 100 * float64(r.rep.Cores) * float64(b1-b0) / float64(t1-t0)
+		ours := pct(self1-self0+d1-d0, 500*time.Millisecond)
+		load := max(busy-ours, 0)
+		if load < 25 || time.Now().After(deadline) {
+			if load >= 25 {
+				r.o.Logf("memif: the machine is busy with other work (%.0f%% of a core); measuring anyway", load)
+			}
+			return load
+		}
+	}
+}
+
+// addPort adds a memif port to switch sw.
+func (r *runner) addPort(ctx context.Context, sw, name string, id int, mode string, log2Ring uint8) error {
+	_, err := r.c.AddPort(ctx, sw, control.PortSpec{Name: name, Type: control.TypeMemif,
+		Memif: &control.MemifSpec{ID: uint32(id), Mode: mode, Log2RingSize: log2Ring}})
+	return err
+}
+
+// waitLink waits until the memif link of port sw/name is up (or down).
+func (r *runner) waitLink(ctx context.Context, sw, name string, up bool) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, err := r.c.Port(ctx, sw, name)
+		if err != nil {
+			return err
+		}
+		if (p.Link != nil && p.Link.Connected) == up {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("port %s/%s: link still %v after 10s", sw, name, !up)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// portStats returns the counters of port sw/name.
+func (r *runner) portStats(ctx context.Context, sw, name string) (control.PortStats, error) {
+	st, err := r.c.SwitchStats(ctx, sw)
+	if err != nil {
+		return control.PortStats{}, err
+	}
+	for _, p := range st.Ports {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return control.PortStats{}, fmt.Errorf("switch %s has no port %s", sw, name)
+}
+
+// pktgen's MAC for memif id n.
+func pgMAC(n int) string {
+	return fmt.Sprintf("02:70:67:%02x:%02x:%02x", n>>16&0xff, n>>8&0xff, n&0xff)
+}
+
+// pgSummary is the part of pktgen's -json summary the set reads.
+type pgSummary struct {
+	TX, RX *struct {
+		Packets uint64  `json:"packets"`
+		Mpps    float64 `json:"mpps"`
+		Gbps    float64 `json:"gbps"`
+	}
+	RTT *struct {
+		Sent     uint64  `json:"sent"`
+		Replies  uint64  `json:"replies"`
+		Timeouts uint64  `json:"timeouts"`
+		Min      int64   `json:"min_ns"`
+		Mean     float64 `json:"mean_ns"`
+		P50      int64   `json:"p50_ns"`
+		P90      int64   `json:"p90_ns"`
+		P99      int64   `json:"p99_ns"`
+		P999     int64   `json:"p999_ns"`
+		Max      int64   `json:"max_ns"`
+	}
+}
+
+// The ports of switch sw0: a pair in interrupt mode and a pair in poll
+// mode, with pktgen's MACs of their ids as static entries.
+type pair struct {
+	txPort, rxPort string // port names
+	txID, rxID     int    // memif ids
+}
+
+var pairs = map[string]pair{
+	"interrupt": {"p1", "p2", 1, 2},
+	"poll":      {"p3", "p4", 3, 4},
+}
+
+func (r *runner) setupSw0(ctx context.Context) error {
+	if _, err := r.c.Switch(ctx, "sw0"); err == nil {
+		return nil
+	}
+	if _, err := r.c.AddSwitch(ctx, control.SwitchSpec{Name: "sw0"}); err != nil {
+		return err
+	}
+	for _, mode := range []string{"interrupt", "poll"} {
+		p := pairs[mode]
+		for _, x := range []struct {
+			name string
+			id   int
+		}{{p.txPort, p.txID}, {p.rxPort, p.rxID}} {
+			if err := r.addPort(ctx, "sw0", x.name, x.id, mode, 0); err != nil {
+				return err
+			}
+			// The receivers never send: without a static entry, the
+			// learning switch would flood to them.
+			if err := r.c.AddStatic(ctx, "sw0", control.LearningEntry{MAC: pgMAC(x.id), Port: x.name}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sample is the outcome of one traffic run through sw0.
+type sample struct {
+	sent, received   uint64
+	mpps, gbps, loss float64
+	sentMpps         float64 // the sender's rate
+	fwdMpps          float64 // forwarded by mswitchd in the window
+	cpuPct, cpuNs    float64 // mswitchd in the window
+}
+
+// traffic runs pktgen tx -> sw0 -> pktgen rx for d, at rate pps (0: as
+// fast as possible), and measures mswitchd's CPU and forwarding in a
+// window inside the run.
+func (r *runner) traffic(ctx context.Context, mode string, size int, rate float64, d time.Duration) (sample, error) {
+	p := pairs[mode]
+	var s sample
+	rx, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.rxID), "-f", "rx", "-mode", mode,
+		"-d", (d + 10*time.Second).String(), "-q", "-json")
+	if err != nil {
+		return s, err
+	}
+	defer rx.kill()
+	if err := r.waitLink(ctx, "sw0", p.rxPort, true); err != nil {
+		return s, err
+	}
+	args := []string{"-socket", r.sock, "-id", fmt.Sprint(p.txID), "-f", "tx", "-mode", mode,
+		"-l", fmt.Sprint(size), "-d", d.String(), "-dst-mac", pgMAC(p.rxID), "-q", "-json"}
+	if rate > 0 {
+		args = append(args, "-R", fmt.Sprint(rate))
+	}
+	tx, err := r.start("pktgen", args...)
+	if err != nil {
+		return s, err
+	}
+	defer tx.kill()
+
+	// The window: after the start-up, before the end.
+	time.Sleep(d / 6)
+	st0, err := r.portStats(ctx, "sw0", p.rxPort)
+	if err != nil {
+		return s, err
+	}
+	m, err := startMeter(r.d.pid())
+	if err != nil {
+		return s, err
+	}
+	time.Sleep(d - d/6 - d/10)
+	cpu, wall, err := m.read()
+	if err != nil {
+		return s, err
+	}
+	st1, err := r.portStats(ctx, "sw0", p.rxPort)
+	if err != nil {
+		return s, err
+	}
+	fwd := st1.TxPackets - st0.TxPackets
+	s.fwdMpps = float64(fwd) / wall.Seconds() / 1e6
+	s.cpuPct = pct(cpu, wall)
+	if fwd > 0 {
+		s.cpuNs = float64(cpu.Nanoseconds()) / float64(fwd)
+	}
+
+	if err := tx.wait(d + 10*time.Second); err != nil {
+		return s, fmt.Errorf("pktgen tx: %w\n%s", err, tail(tx.out.String()))
+	}
+	time.Sleep(300 * time.Millisecond) // the last packets
+	if err := rx.stop(syscall.SIGINT, 5*time.Second); err != nil {
+		return s, fmt.Errorf("pktgen rx: %w\n%s", err, tail(rx.out.String()))
+	}
+	var ts, rs pgSummary
+	if err := tx.jsonOut(&ts); err != nil {
+		return s, err
+	}
+	if err := rx.jsonOut(&rs); err != nil {
+		return s, err
+	}
+	if ts.TX == nil || rs.RX == nil {
+		return s, errors.New("pktgen summaries without tx or rx counts")
+	}
+	s.sent, s.received = ts.TX.Packets, rs.RX.Packets
+	s.mpps, s.gbps, s.sentMpps = rs.RX.Mpps, rs.RX.Gbps, ts.TX.Mpps
+	if s.sent > 0 {
+		s.loss = 100 * float64(s.sent-min(s.sent, s.received)) / float64(s.sent)
+	}
+	// Both clients gone before the next run attaches to the same ids.
+	if err := r.waitLink(ctx, "sw0", p.txPort, false); err != nil {
+		return s, err
+	}
+	return s, r.waitLink(ctx, "sw0", p.rxPort, false)
+}
+
+// throughput measures, in rounds, pktgen through mswitchd in both modes and
+// testpmd's memif loop, at every size.
+func (r *runner) throughput(ctx context.Context) error {
+	if err := r.setupSw0(ctx); err != nil {
+		return err
+	}
+	tpmd, why := findTestpmd(r.o.Testpmd)
+	if r.o.NoTestpmd {
+		tpmd, why = "", "not asked for (Options.NoTestpmd)"
+	}
+	if why != "" {
+		r.rep.TestpmdSkipped = why
+		r.o.Logf("memif: testpmd rows skipped: %s", why)
+	} else {
+		r.rep.Testpmd = testpmdVersion(tpmd)
+	}
+	type key struct {
+		mode string
+		size int
+	}
+	samples := make(map[key][]sample)
+	tsamples := make(map[int][]testpmdSample)
+	bg := make(map[key]float64)
+	var keys []key
+	for _, size := range r.o.Sizes {
+		for _, mode := range []string{"interrupt", "poll"} {
+			keys = append(keys, key{mode, size})
+		}
+	}
+	for round := 1; round <= r.o.Runs; round++ {
+		load := r.background()
+		for _, k := range keys {
+			s, err := r.traffic(ctx, k.mode, k.size, 0, r.o.Duration)
+			if err != nil {
+				return fmt.Errorf("%s, %d bytes: %w", k.mode, k.size, err)
+			}
+			r.o.Logf("memif: round %d, %s, %d B: %.2f Mp/s, %.2f Gb/s, loss %.2f%%, mswitchd %.0f%% CPU",
+				round, k.mode, k.size, s.mpps, s.gbps, s.loss, s.cpuPct)
+			samples[k] = append(samples[k], s)
+			bg[k] = max(bg[k], load)
+		}
+		if tpmd == "" {
+			continue
+		}
+		for _, size := range r.o.Sizes {
+			ts, err := r.testpmdLoop(tpmd, size)
+			if err != nil {
+				return fmt.Errorf("testpmd loop, %d bytes: %w", size, err)
+			}
+			r.o.Logf("memif: round %d, testpmd loop, %d B: %.2f Mp/s per direction, testpmd %.0f%% CPU",
+				round, size, ts.mpps, ts.cpuPct)
+			tsamples[size] = append(tsamples[size], ts)
+			bg[key{"testpmd", size}] = max(bg[key{"testpmd", size}], load)
+		}
+	}
+	for _, size := range r.o.Sizes {
+		for _, mode := range []string{"interrupt", "poll"} {
+			k := key{mode, size}
+			ss := samples[k]
+			row := Row{Kind: KindThroughput, Mode: mode, Size: size, Ports: 2, Runs: len(ss), Background: bg[k]}
+			mpps := pick(ss, func(s sample) float64 { return s.mpps })
+			row.Mpps, row.MppsMin, row.MppsMax = median(mpps), slices.Min(mpps), slices.Max(mpps)
+			row.Gbps = median(pick(ss, func(s sample) float64 { return s.gbps }))
+			row.SentMpps = median(pick(ss, func(s sample) float64 { return s.sentMpps }))
+			row.LossPct = median(pick(ss, func(s sample) float64 { return s.loss }))
+			row.CPUPct = median(pick(ss, func(s sample) float64 { return s.cpuPct }))
+			row.CPUNs = median(pick(ss, func(s sample) float64 { return s.cpuNs }))
+			r.rep.Rows = append(r.rep.Rows, row)
+		}
+		if ts := tsamples[size]; len(ts) > 0 {
+			var all []float64
+			for _, t := range ts {
+				all = append(all, t.intervals...)
+			}
+			per := pick(ts, func(t testpmdSample) float64 { return t.mpps })
+			row := Row{Kind: KindTestpmd, Mode: "testpmd", Size: size, Ports: 2, Runs: len(ts),
+				Mpps: median(all), MppsMin: slices.Min(per), MppsMax: slices.Max(per),
+				CPUPct:     median(pick(ts, func(t testpmdSample) float64 { return t.cpuPct })),
+				Background: bg[key{"testpmd", size}],
+				Note:       fmt.Sprintf("median of %d one-second Rx-pps intervals of one port", len(all))}
+			row.Gbps = row.Mpps * float64(size) * 8 / 1e3
+			if row.Mpps > 0 {
+				// testpmd forwards both directions on its one lcore.
+				row.CPUNs = row.CPUPct / 100 * 1e9 / (2 * row.Mpps * 1e6)
+			}
+			r.rep.Rows = append(r.rep.Rows, row)
+		}
+	}
+	return nil
+}
+
+// rtt measures ping -> sw0 -> pong round trips in both modes.
+func (r *runner) rtt(ctx context.Context) error {
+	for _, mode := range []string{"interrupt", "poll"} {
+		load := r.background()
+		p := pairs[mode]
+		pong, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.rxID), "-f", "pong", "-mode", mode,
+			"-d", "60s", "-q", "-json")
+		if err != nil {
+			return err
+		}
+		if err := r.waitLink(ctx, "sw0", p.rxPort, true); err != nil {
+			pong.kill()
+			return err
+		}
+		ping, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.txID), "-f", "ping", "-mode", mode,
+			"-n", fmt.Sprint(r.o.Pings), "-d", "30s", "-dst-mac", pgMAC(p.rxID), "-q", "-json")
+		if err != nil {
+			pong.kill()
+			return err
+		}
+		err = ping.wait(40 * time.Second)
+		pong.stop(syscall.SIGINT, 5*time.Second)
+		if err != nil {
+			return fmt.Errorf("pktgen ping: %w\n%s", err, tail(ping.out.String()))
+		}
+		var s pgSummary
+		if err := ping.jsonOut(&s); err != nil {
+			return err
+		}
+		if s.RTT == nil {
+			return errors.New("pktgen ping: no rtt in its summary")
+		}
+		us := func(ns int64) float64 { return float64(ns) / 1e3 }
+		row := Row{Kind: KindRTT, Mode: mode, Size: 60, Ports: 2, Runs: 1, Background: load,
+			RTT: &RTT{Sent: s.RTT.Sent, Replies: s.RTT.Replies, Timeouts: s.RTT.Timeouts,
+				Min: us(s.RTT.Min), P50: us(s.RTT.P50), P90: us(s.RTT.P90), P99: us(s.RTT.P99),
+				P999: us(s.RTT.P999), Max: us(s.RTT.Max), Mean: s.RTT.Mean / 1e3}}
+		r.o.Logf("memif: rtt, %s: p50 %.1f µs, p99 %.1f µs, %d/%d replies", mode, row.RTT.P50, row.RTT.P99,
+			row.RTT.Replies, row.RTT.Sent)
+		r.rep.Rows = append(r.rep.Rows, row)
+		if err := r.waitLink(ctx, "sw0", p.txPort, false); err != nil {
+			return err
+		}
+		if err := r.waitLink(ctx, "sw0", p.rxPort, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rates measures mswitchd's CPU at fixed offered rates, 60-byte frames, in
+// both modes.
+func (r *runner) rates(ctx context.Context) error {
+	for _, mode := range []string{"interrupt", "poll"} {
+		for _, rate := range r.o.Rates {
+			load := r.background()
+			s, err := r.traffic(ctx, mode, 60, rate, r.o.RateDuration)
+			if err != nil {
+				return fmt.Errorf("%s at %.0f p/s: %w", mode, rate, err)
+			}
+			r.o.Logf("memif: %s at %.0f p/s: forwarded %.3f Mp/s, mswitchd %.1f%% CPU, %.0f ns/packet",
+				mode, rate, s.fwdMpps, s.cpuPct, s.cpuNs)
+			r.rep.Rows = append(r.rep.Rows, Row{Kind: KindRate, Mode: mode, Size: 60, Ports: 2, Offered: rate,
+				Runs: 1, Mpps: s.fwdMpps, MppsMin: s.fwdMpps, MppsMax: s.fwdMpps, Gbps: s.fwdMpps * 60 * 8 / 1e3,
+				LossPct: s.loss, CPUPct: s.cpuPct, CPUNs: s.cpuNs, Background: load})
+		}
+	}
+	return nil
+}
+
+func pick[T any](xs []T, f func(T) float64) []float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = f(x)
+	}
+	return v
+}
+
+// median of vs; 0 for none.
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
