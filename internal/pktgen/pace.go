@@ -10,7 +10,7 @@ import "time"
 // only that many packets at once.
 type Pacer struct {
 	rate   float64 // tokens per nanosecond
-	depth  float64 // most tokens held: a batch, or 10 ms of packets
+	depth  float64 // most tokens held: a batch, or 50 ms of packets
 	chunk  float64 // tokens Wait waits for: 200 µs of packets, 1..batch
 	tokens float64
 	last   time.Time
@@ -22,7 +22,7 @@ func NewPacer(rate float64, batch int, now time.Time) *Pacer {
 	b := float64(max(batch, 1))
 	return &Pacer{
 		rate:   rate / 1e9,
-		depth:  max(b, rate*0.010),
+		depth:  max(b, rate*0.050),
 		chunk:  min(max(rate*200e-6, 1), b),
 		tokens: 1,
 		last:   now,

@@ -13,7 +13,7 @@ func TestPacerSimulated(t *testing.T) {
 		now := start
 		p := NewPacer(rate, 64, now)
 		sent := 0
-		for now.Sub(start) < 10*time.Second {
+		for now.Sub(start) < 4*time.Second {
 			if n := p.Take(64, now); n > 0 {
 				sent += n
 				now = now.Add(time.Microsecond) // the send
@@ -33,8 +33,8 @@ func TestPacerDepthBoundsBursts(t *testing.T) {
 	now := time.Unix(0, 0)
 	p := NewPacer(1e6, 100, now)
 	now = now.Add(time.Second) // a long stall
-	if n := p.Take(100_000, now); n != 10_000 {
-		t.Errorf("after a stall, took %d, want the depth, 10 ms worth", n)
+	if n := p.Take(100_000, now); n != 50_000 {
+		t.Errorf("after a stall, took %d, want the depth, 50 ms worth", n)
 	}
 	if n := p.Take(1000, now); n != 0 {
 		t.Errorf("took %d more at once", n)
@@ -64,14 +64,14 @@ func TestPacerDepthBoundsBursts(t *testing.T) {
 
 // TestPacerReal paces a loop for one second of real time, sleeping as the
 // tx loop does, and checks the rate within 3 %. The pacer is exact unless
-// its sender stalls for longer than its depth (a batch or 10 ms of packets): a run
+// its sender stalls for longer than its depth (a batch or 50 ms of packets): a run
 // with such a stall (a loaded machine) is retried, at most three times.
 func TestPacerReal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes seconds")
 	}
 	for _, rate := range []float64{1000, 200_000} {
-		depth := time.Duration(max(64/rate, 0.010) * 1e9) // as NewPacer sets it
+		depth := time.Duration(max(64/rate, 0.050) * 1e9) // as NewPacer sets it
 		for try := 1; ; try++ {
 			got, stall := paceFor(rate, time.Second)
 			t.Logf("rate %g: %.0f/s (%+.2f %%), longest stall %v", rate, got, 100*(got-rate)/rate, stall)
