@@ -17,8 +17,8 @@ type Summary struct {
 	Function   Function `json:"function"`
 	Seconds    float64  `json:"seconds"`
 	Queues     int      `json:"queues"`
-	Size       int      `json:"size"`
-	Flows      int      `json:"flows"`
+	Size       int      `json:"size,omitempty"`  // of the frames sent
+	Flows      int      `json:"flows,omitempty"` // of the frames sent
 	Reconnects int      `json:"reconnects"`
 	TX         *Traffic `json:"tx,omitempty"`
 	RX         *Traffic `json:"rx,omitempty"`
@@ -193,9 +193,10 @@ func (r *Runner) summary(err error) *Summary {
 	s := &Summary{
 		Function:   r.cfg.Function,
 		Queues:     len(r.queues),
-		Size:       r.cfg.Size,
-		Flows:      r.cfg.Flows,
 		Reconnects: r.reconnects,
+	}
+	if f := r.cfg.Function; f.sends() || f == Ping {
+		s.Size, s.Flows = r.cfg.Size, r.cfg.Flows
 	}
 	if !r.start.IsZero() {
 		s.Seconds = r.end.Sub(r.start).Seconds()
