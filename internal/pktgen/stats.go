@@ -280,6 +280,9 @@ func (s *Summary) WriteText(w io.Writer) {
 	if c := s.Check; c != nil {
 		fmt.Fprintf(w, "  check  lost %d  out of order %d  duplicates %d  unsequenced %d  foreign %d\n",
 			c.Lost, c.Late, c.Dup, c.Unsequenced, c.Foreign)
+		if c.Unsequenced > 0 && len(c.Flows) == 0 {
+			fmt.Fprintln(w, "    (nothing to check: the sender numbers its packets only with -check)")
+		}
 		worst := slices.Clone(c.Flows)
 		slices.SortStableFunc(worst, func(a, b FlowStats) int { return cmp.Compare(b.Lost+b.Late+b.Dup, a.Lost+a.Late+a.Dup) })
 		for i, f := range worst {
