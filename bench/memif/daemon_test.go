@@ -55,20 +55,22 @@ func TestMain(m *testing.M) {
 // does) in the test process, with pktgen tx and rx as processes around it,
 // so that -cpuprofile shows where mswitchd spends its time:
 //
-//	go test -run '^$' -bench 'Daemon/poll/60' -benchtime 20000000x -cpuprofile cpu.out ./bench/memif
+//	go test -run '^$' -bench 'Daemon/poll/ring=1024/60$' -benchtime 20000000x -cpuprofile cpu.out ./bench/memif
 //	go tool pprof -top bench/memif/memif.test cpu.out
 //
 // An op is one packet sent by pktgen tx at full speed; Mpps is what pktgen
 // rx received, loss% what it did not.
 func BenchmarkDaemon(b *testing.B) {
 	for _, mode := range []string{"interrupt", "poll"} {
-		for _, size := range []int{60, 1514} {
-			b.Run(fmt.Sprintf("%s/%d", mode, size), func(b *testing.B) { benchDaemon(b, mode, size) })
+		for _, ring := range []uint8{DefaultRing, BigRing} {
+			for _, size := range []int{60, 1514} {
+				b.Run(fmt.Sprintf("%s/ring=%d/%d", mode, 1<<ring, size), func(b *testing.B) { benchDaemon(b, mode, ring, size) })
+			}
 		}
 	}
 }
 
-func benchDaemon(b *testing.B, mode string, size int) {
+func benchDaemon(b *testing.B, mode string, ring uint8, size int) {
 	bin := buildPktgen(b)
 	dir, err := os.MkdirTemp("", "mswb-d")
 	if err != nil {
@@ -100,8 +102,8 @@ func benchDaemon(b *testing.B, mode string, size int) {
 	if err := r.setupSw0(ctx); err != nil {
 		b.Fatal(err)
 	}
-	p := pairs[mode]
-	rx, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.rxID), "-f", "rx", "-mode", mode,
+	p := pairFor(mode, ring)
+	rx, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.rxID), "-f", "rx", "-mode", mode, "-ring", fmt.Sprint(ring),
 		"-d", "120s", "-q", "-json")
 	if err != nil {
 		b.Fatal(err)
@@ -110,7 +112,7 @@ func benchDaemon(b *testing.B, mode string, size int) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	tx, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.txID), "-f", "tx", "-mode", mode,
+	tx, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.txID), "-f", "tx", "-mode", mode, "-ring", fmt.Sprint(ring),
 		"-l", fmt.Sprint(size), "-n", fmt.Sprint(b.N), "-d", "100s", "-dst-mac", pgMAC(p.rxID), "-q", "-json")
 	if err != nil {
 		b.Fatal(err)

@@ -34,5 +34,5 @@
 // durations (Quick). BenchmarkDaemon runs mswitchd's code in the test
 // process, with pktgen processes around it, to profile it:
 //
-//	go test -run '^$' -bench 'Daemon/poll/60' -benchtime 20000000x -cpuprofile cpu.out ./bench/memif
+//	go test -run '^$' -bench 'Daemon/poll/ring=1024/60$' -benchtime 20000000x -cpuprofile cpu.out ./bench/memif
 package memifbench

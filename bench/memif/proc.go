@@ -48,8 +48,14 @@ type proc struct {
 }
 
 // start runs path with args in the background.
-func start(path string, args ...string) (*proc, error) {
+func start(path string, args ...string) (*proc, error) { return startEnv(path, nil, args...) }
+
+// startEnv is start with env added to the environment.
+func startEnv(path string, env []string, args ...string) (*proc, error) {
 	p := &proc{name: filepath.Base(path), cmd: exec.Command(path, args...), done: make(chan struct{})}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {

@@ -39,6 +39,14 @@ type Options struct {
 	Duration time.Duration
 	// Sizes are the frame sizes of the throughput runs.
 	Sizes []int
+	// Rings are the ring sizes (log2: DefaultRing or BigRing) of the
+	// throughput runs.
+	Rings []uint8
+	// OneCore adds throughput runs in poll mode, with BigRing rings,
+	// through a second mswitchd started with GOMAXPROCS=1: its polling
+	// goroutines then share one core, as testpmd's forwarding lcore does,
+	// and leave the other to pktgen.
+	OneCore bool
 	// Testpmd is the testpmd command; "" means dpdk-testpmd in PATH. The
 	// testpmd rows are skipped, with the reason, when it is absent.
 	Testpmd string
@@ -47,8 +55,10 @@ type Options struct {
 	// TestpmdDuration is the length of one testpmd run; its first two
 	// seconds of statistics are not counted.
 	TestpmdDuration time.Duration
-	// Pings is the number of round trips of each RTT measurement.
-	Pings int
+	// Pings is the number of round trips of each RTT measurement, which
+	// stops after PingLimit.
+	Pings     int
+	PingLimit time.Duration
 	// IdlePorts idle clients are attached for IdleWindow.
 	IdlePorts  int
 	IdleWindow time.Duration
@@ -75,16 +85,19 @@ func Full() Options {
 		Runs:            3,
 		Duration:        3 * time.Second,
 		Sizes:           []int{60, 1514},
+		Rings:           []uint8{DefaultRing, BigRing},
+		OneCore:         true,
 		TestpmdDuration: 5 * time.Second,
 		Pings:           10000,
+		PingLimit:       10 * time.Second,
 		IdlePorts:       100,
 		IdleWindow:      5 * time.Second,
 		Rates:           []float64{1e4, 1e5, 3e5, 1e6},
-		RateDuration:    4 * time.Second,
+		RateDuration:    3 * time.Second,
 		ScalePorts:      1000,
 		ScaleRuns:       3,
 		ScaleDuration:   3 * time.Second,
-		QuietWait:       10 * time.Second,
+		QuietWait:       5 * time.Second,
 	}
 }
 
@@ -95,8 +108,11 @@ func Quick() Options {
 		Runs:            1,
 		Duration:        400 * time.Millisecond,
 		Sizes:           []int{60},
+		Rings:           []uint8{DefaultRing},
+		OneCore:         true,
 		TestpmdDuration: time.Second,
 		Pings:           200,
+		PingLimit:       5 * time.Second,
 		IdlePorts:       5,
 		IdleWindow:      200 * time.Millisecond,
 		Rates:           []float64{1e4},
@@ -122,8 +138,14 @@ func (o *Options) defaults() {
 	if o.TestpmdDuration == 0 {
 		o.TestpmdDuration = f.TestpmdDuration
 	}
+	if o.Rings == nil {
+		o.Rings = f.Rings
+	}
 	if o.Pings == 0 {
 		o.Pings = f.Pings
+	}
+	if o.PingLimit == 0 {
+		o.PingLimit = f.PingLimit
 	}
 	if o.IdlePorts == 0 {
 		o.IdlePorts = f.IdlePorts
@@ -163,11 +185,15 @@ type RTT struct {
 
 // Row is one measurement: the median over its runs.
 type Row struct {
-	Kind  string // Kind*
-	Mode  string // "interrupt" or "poll" (mswitchd's ports and the clients); "testpmd"
-	Size  int    // frame bytes, without CRC
-	Ports int    // memif ports attached to the switch
-	Dests int    // scale: destinations the traffic is spread over
+	Kind string // Kind*
+	Mode string // "interrupt" or "poll" (mswitchd's ports and the clients); "testpmd"
+	Size int    // frame bytes, without CRC
+	Ring int    // slots of each memif ring (the ports' and the clients')
+	// Procs is mswitchd's GOMAXPROCS when set (OneCore); 0: Go's default,
+	// the number of cores.
+	Procs int
+	Ports int // memif ports attached to the switch
+	Dests int // scale: destinations the traffic is spread over
 	// Offered is the offered rate in packets per second; 0: as fast as
 	// the sender goes.
 	Offered float64
@@ -212,9 +238,22 @@ type Report struct {
 
 // Find returns the first row of kind with mode and size (0: any), or nil.
 func (rep *Report) Find(kind, mode string, size int) *Row {
+	return rep.FindRing(kind, mode, size, 0)
+}
+
+// FindRing is Find for rows with ring slots per ring (0: any), through
+// the default mswitchd.
+func (rep *Report) FindRing(kind, mode string, size, ring int) *Row {
+	return rep.FindProcs(kind, mode, size, ring, 0)
+}
+
+// FindProcs is FindRing through the mswitchd with GOMAXPROCS procs (0:
+// the default one).
+func (rep *Report) FindProcs(kind, mode string, size, ring, procs int) *Row {
 	for i := range rep.Rows {
 		r := &rep.Rows[i]
-		if r.Kind == kind && (mode == "" || r.Mode == mode) && (size == 0 || r.Size == size) {
+		if r.Kind == kind && (mode == "" || r.Mode == mode) && (size == 0 || r.Size == size) &&
+			(ring == 0 || r.Ring == ring) && r.Procs == procs {
 			return r
 		}
 	}
@@ -223,14 +262,16 @@ func (rep *Report) Find(kind, mode string, size int) *Row {
 
 // runner holds the state of one run of the set.
 type runner struct {
-	o     Options
-	dir   string // sockets and the daemon's directory
-	bin   string
-	d     *proc
-	c     *control.Client
-	sock  string // the daemon's memif socket
-	procs []*proc
-	rep   *Report
+	o       Options
+	dir     string // sockets and the daemon's directory
+	bin     string
+	env     []string // added to mswitchd's environment
+	oneCore *runner  // the same with a GOMAXPROCS=1 mswitchd (Options.OneCore)
+	d       *proc
+	c       *control.Client
+	sock    string // the daemon's memif socket
+	procs   []*proc
+	rep     *Report
 }
 
 // Run runs the whole set. Every process it starts is ended before it
@@ -256,6 +297,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := r.startDaemon(); err != nil {
 		return nil, err
 	}
+	if o.OneCore {
+		r.oneCore = &runner{o: o, dir: filepath.Join(dir, "1p"), bin: r.bin, env: []string{"GOMAXPROCS=1"}, rep: r.rep}
+		defer func() {
+			for _, p := range r.oneCore.procs {
+				p.kill()
+			}
+		}()
+		if err := r.oneCore.startDaemon(); err != nil {
+			return nil, err
+		}
+	}
 	steps := []struct {
 		name string
 		fn   func(context.Context) error
@@ -277,6 +329,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if err := r.d.stop(syscall.SIGTERM, 10*time.Second); err != nil {
 		return r.rep, fmt.Errorf("mswitchd did not stop cleanly: %w", err)
+	}
+	if r.oneCore != nil {
+		if err := r.oneCore.d.stop(syscall.SIGTERM, 10*time.Second); err != nil {
+			return r.rep, fmt.Errorf("mswitchd (GOMAXPROCS=1) did not stop cleanly: %w", err)
+		}
 	}
 	r.rep.Took = time.Since(r.rep.Start)
 	return r.rep, nil
@@ -309,10 +366,11 @@ func (r *runner) start(name string, args ...string) (*proc, error) {
 }
 
 func (r *runner) startDaemon() error {
-	d, err := r.start("mswitchd", "-dir", r.dir, "-state", "none", "-log-level", "warn")
+	d, err := startEnv(filepath.Join(r.bin, "mswitchd"), r.env, "-dir", r.dir, "-state", "none", "-log-level", "warn")
 	if err != nil {
 		return err
 	}
+	r.procs = append(r.procs, d)
 	r.d = d
 	r.sock = filepath.Join(r.dir, "memif.sock")
 	r.c = control.NewClient(filepath.Join(r.dir, "mswitchd.sock"))
@@ -426,16 +484,38 @@ type pgSummary struct {
 	}
 }
 
-// The ports of switch sw0: a pair in interrupt mode and a pair in poll
-// mode, with pktgen's MACs of their ids as static entries.
+// DefaultRing is the log2 ring size of memif ports and clients unless told
+// otherwise (1024 slots, as DPDK's net_memif).
+const DefaultRing = 10
+
+// BigRing is the largest ring mswitchd accepts (16384 slots).
+const BigRing = 14
+
+// A pair is two ports of switch sw0, a sender's and a receiver's, in one
+// mode with one ring size, with pktgen's MACs of their ids as static
+// entries.
 type pair struct {
+	mode           string
+	ring           uint8  // log2 of the ring size, of the ports and pktgen
 	txPort, rxPort string // port names
 	txID, rxID     int    // memif ids
 }
 
-var pairs = map[string]pair{
-	"interrupt": {"p1", "p2", 1, 2},
-	"poll":      {"p3", "p4", 3, 4},
+var pairs = []pair{
+	{"interrupt", DefaultRing, "p1", "p2", 1, 2},
+	{"poll", DefaultRing, "p3", "p4", 3, 4},
+	{"interrupt", BigRing, "p5", "p6", 5, 6},
+	{"poll", BigRing, "p7", "p8", 7, 8},
+}
+
+// pairFor returns the pair of mode and ring.
+func pairFor(mode string, ring uint8) pair {
+	for _, p := range pairs {
+		if p.mode == mode && p.ring == ring {
+			return p
+		}
+	}
+	panic(fmt.Sprintf("no port pair in %s mode with 2^%d slots", mode, ring))
 }
 
 func (r *runner) setupSw0(ctx context.Context) error {
@@ -445,13 +525,12 @@ func (r *runner) setupSw0(ctx context.Context) error {
 	if _, err := r.c.AddSwitch(ctx, control.SwitchSpec{Name: "sw0"}); err != nil {
 		return err
 	}
-	for _, mode := range []string{"interrupt", "poll"} {
-		p := pairs[mode]
+	for _, p := range pairs {
 		for _, x := range []struct {
 			name string
 			id   int
 		}{{p.txPort, p.txID}, {p.rxPort, p.rxID}} {
-			if err := r.addPort(ctx, "sw0", x.name, x.id, mode, 0); err != nil {
+			if err := r.addPort(ctx, "sw0", x.name, x.id, p.mode, p.ring); err != nil {
 				return err
 			}
 			// The receivers never send: without a static entry, the
@@ -476,10 +555,10 @@ type sample struct {
 // traffic runs pktgen tx -> sw0 -> pktgen rx for d, at rate pps (0: as
 // fast as possible), and measures mswitchd's CPU and forwarding in a
 // window inside the run.
-func (r *runner) traffic(ctx context.Context, mode string, size int, rate float64, d time.Duration) (sample, error) {
-	p := pairs[mode]
+func (r *runner) traffic(ctx context.Context, p pair, size int, rate float64, d time.Duration) (sample, error) {
 	var s sample
-	rx, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.rxID), "-f", "rx", "-mode", mode,
+	ring := fmt.Sprint(p.ring)
+	rx, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.rxID), "-f", "rx", "-mode", p.mode, "-ring", ring,
 		"-d", (d + 10*time.Second).String(), "-q", "-json")
 	if err != nil {
 		return s, err
@@ -488,7 +567,7 @@ func (r *runner) traffic(ctx context.Context, mode string, size int, rate float6
 	if err := r.waitLink(ctx, "sw0", p.rxPort, true); err != nil {
 		return s, err
 	}
-	args := []string{"-socket", r.sock, "-id", fmt.Sprint(p.txID), "-f", "tx", "-mode", mode,
+	args := []string{"-socket", r.sock, "-id", fmt.Sprint(p.txID), "-f", "tx", "-mode", p.mode, "-ring", ring,
 		"-l", fmt.Sprint(size), "-d", d.String(), "-dst-mac", pgMAC(p.rxID), "-q", "-json"}
 	if rate > 0 {
 		args = append(args, "-R", fmt.Sprint(rate))
@@ -571,29 +650,50 @@ func (r *runner) throughput(ctx context.Context) error {
 		r.rep.Testpmd = testpmdVersion(tpmd)
 	}
 	type key struct {
-		mode string
-		size int
+		mode  string
+		ring  uint8
+		size  int
+		procs int // 1: through r.oneCore
 	}
 	samples := make(map[key][]sample)
 	tsamples := make(map[int][]testpmdSample)
 	bg := make(map[key]float64)
+	addLoad := func(k key, load float64) {
+		if old, ok := bg[k]; !ok || load > old {
+			bg[k] = load
+		}
+	}
 	var keys []key
-	for _, size := range r.o.Sizes {
-		for _, mode := range []string{"interrupt", "poll"} {
-			keys = append(keys, key{mode, size})
+	for _, ring := range r.o.Rings {
+		for _, size := range r.o.Sizes {
+			for _, mode := range []string{"interrupt", "poll"} {
+				keys = append(keys, key{mode, ring, size, 0})
+			}
+		}
+	}
+	if r.oneCore != nil {
+		if err := r.oneCore.setupSw0(ctx); err != nil {
+			return err
+		}
+		for _, size := range r.o.Sizes {
+			keys = append(keys, key{"poll", BigRing, size, 1})
 		}
 	}
 	for round := 1; round <= r.o.Runs; round++ {
 		load := r.background()
 		for _, k := range keys {
-			s, err := r.traffic(ctx, k.mode, k.size, 0, r.o.Duration)
-			if err != nil {
-				return fmt.Errorf("%s, %d bytes: %w", k.mode, k.size, err)
+			via, label := r, ""
+			if k.procs == 1 {
+				via, label = r.oneCore, ", mswitchd GOMAXPROCS=1"
 			}
-			r.o.Logf("memif: round %d, %s, %d B: %.2f Mp/s, %.2f Gb/s, loss %.2f%%, mswitchd %.0f%% CPU",
-				round, k.mode, k.size, s.mpps, s.gbps, s.loss, s.cpuPct)
+			s, err := via.traffic(ctx, pairFor(k.mode, k.ring), k.size, 0, r.o.Duration)
+			if err != nil {
+				return fmt.Errorf("%s, %d slots, %d bytes%s: %w", k.mode, 1<<k.ring, k.size, label, err)
+			}
+			r.o.Logf("memif: round %d, %s, %d slots, %d B%s: %.2f Mp/s, %.2f Gb/s, loss %.2f%%, mswitchd %.0f%% CPU",
+				round, k.mode, 1<<k.ring, k.size, label, s.mpps, s.gbps, s.loss, s.cpuPct)
 			samples[k] = append(samples[k], s)
-			bg[k] = max(bg[k], load)
+			addLoad(k, load)
 		}
 		if tpmd == "" {
 			continue
@@ -606,14 +706,17 @@ func (r *runner) throughput(ctx context.Context) error {
 			r.o.Logf("memif: round %d, testpmd loop, %d B: %.2f Mp/s per direction, testpmd %.0f%% CPU",
 				round, size, ts.mpps, ts.cpuPct)
 			tsamples[size] = append(tsamples[size], ts)
-			bg[key{"testpmd", size}] = max(bg[key{"testpmd", size}], load)
+			addLoad(key{"testpmd", 0, size, 0}, load)
 		}
 	}
 	for _, size := range r.o.Sizes {
-		for _, mode := range []string{"interrupt", "poll"} {
-			k := key{mode, size}
+		for _, k := range keys {
+			if k.size != size {
+				continue
+			}
 			ss := samples[k]
-			row := Row{Kind: KindThroughput, Mode: mode, Size: size, Ports: 2, Runs: len(ss), Background: bg[k]}
+			row := Row{Kind: KindThroughput, Mode: k.mode, Ring: 1 << k.ring, Procs: k.procs, Size: size, Ports: 2,
+				Runs: len(ss), Background: bg[k]}
 			mpps := pick(ss, func(s sample) float64 { return s.mpps })
 			row.Mpps, row.MppsMin, row.MppsMax = median(mpps), slices.Min(mpps), slices.Max(mpps)
 			row.Gbps = median(pick(ss, func(s sample) float64 { return s.gbps }))
@@ -632,8 +735,8 @@ func (r *runner) throughput(ctx context.Context) error {
 			row := Row{Kind: KindTestpmd, Mode: "testpmd", Size: size, Ports: 2, Runs: len(ts),
 				Mpps: median(all), MppsMin: slices.Min(per), MppsMax: slices.Max(per),
 				CPUPct:     median(pick(ts, func(t testpmdSample) float64 { return t.cpuPct })),
-				Background: bg[key{"testpmd", size}],
-				Note:       fmt.Sprintf("median of %d one-second Rx-pps intervals of one port", len(all))}
+				Background: bg[key{"testpmd", 0, size, 0}], Ring: 1 << DefaultRing,
+				Note: fmt.Sprintf("median of %d one-second Rx-pps intervals of one port", len(all))}
 			row.Gbps = row.Mpps * float64(size) * 8 / 1e3
 			if row.Mpps > 0 {
 				// testpmd forwards both directions on its one lcore.
@@ -649,7 +752,7 @@ func (r *runner) throughput(ctx context.Context) error {
 func (r *runner) rtt(ctx context.Context) error {
 	for _, mode := range []string{"interrupt", "poll"} {
 		load := r.background()
-		p := pairs[mode]
+		p := pairFor(mode, DefaultRing)
 		pong, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.rxID), "-f", "pong", "-mode", mode,
 			"-d", "60s", "-q", "-json")
 		if err != nil {
@@ -660,12 +763,12 @@ func (r *runner) rtt(ctx context.Context) error {
 			return err
 		}
 		ping, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.txID), "-f", "ping", "-mode", mode,
-			"-n", fmt.Sprint(r.o.Pings), "-d", "30s", "-dst-mac", pgMAC(p.rxID), "-q", "-json")
+			"-n", fmt.Sprint(r.o.Pings), "-d", r.o.PingLimit.String(), "-dst-mac", pgMAC(p.rxID), "-q", "-json")
 		if err != nil {
 			pong.kill()
 			return err
 		}
-		err = ping.wait(40 * time.Second)
+		err = ping.wait(r.o.PingLimit + 10*time.Second)
 		pong.stop(syscall.SIGINT, 5*time.Second)
 		if err != nil {
 			return fmt.Errorf("pktgen ping: %w\n%s", err, tail(ping.out.String()))
@@ -678,7 +781,7 @@ func (r *runner) rtt(ctx context.Context) error {
 			return errors.New("pktgen ping: no rtt in its summary")
 		}
 		us := func(ns int64) float64 { return float64(ns) / 1e3 }
-		row := Row{Kind: KindRTT, Mode: mode, Size: 60, Ports: 2, Runs: 1, Background: load,
+		row := Row{Kind: KindRTT, Mode: mode, Ring: 1 << DefaultRing, Size: 60, Ports: 2, Runs: 1, Background: load,
 			RTT: &RTT{Sent: s.RTT.Sent, Replies: s.RTT.Replies, Timeouts: s.RTT.Timeouts,
 				Min: us(s.RTT.Min), P50: us(s.RTT.P50), P90: us(s.RTT.P90), P99: us(s.RTT.P99),
 				P999: us(s.RTT.P999), Max: us(s.RTT.Max), Mean: s.RTT.Mean / 1e3}}
@@ -701,13 +804,13 @@ func (r *runner) rates(ctx context.Context) error {
 	for _, mode := range []string{"interrupt", "poll"} {
 		for _, rate := range r.o.Rates {
 			load := r.background()
-			s, err := r.traffic(ctx, mode, 60, rate, r.o.RateDuration)
+			s, err := r.traffic(ctx, pairFor(mode, DefaultRing), 60, rate, r.o.RateDuration)
 			if err != nil {
 				return fmt.Errorf("%s at %.0f p/s: %w", mode, rate, err)
 			}
 			r.o.Logf("memif: %s at %.0f p/s: forwarded %.3f Mp/s, mswitchd %.1f%% CPU, %.0f ns/packet",
 				mode, rate, s.fwdMpps, s.cpuPct, s.cpuNs)
-			r.rep.Rows = append(r.rep.Rows, Row{Kind: KindRate, Mode: mode, Size: 60, Ports: 2, Offered: rate,
+			r.rep.Rows = append(r.rep.Rows, Row{Kind: KindRate, Mode: mode, Ring: 1 << DefaultRing, Size: 60, Ports: 2, Offered: rate,
 				Runs: 1, Mpps: s.fwdMpps, MppsMin: s.fwdMpps, MppsMax: s.fwdMpps, Gbps: s.fwdMpps * 60 * 8 / 1e3,
 				LossPct: s.loss, CPUPct: s.cpuPct, CPUNs: s.cpuNs, Background: load})
 		}

@@ -33,6 +33,9 @@ func TestQuick(t *testing.T) {
 			t.Errorf("cpu-rate, %s: %+v", mode, r)
 		}
 	}
+	if r := rep.FindProcs(KindThroughput, "poll", 60, 1<<BigRing, 1); r == nil || r.Mpps <= 0 {
+		t.Errorf("throughput, poll, GOMAXPROCS=1: %+v", r)
+	}
 	if r := rep.Find(KindIdle, "", 0); r == nil || r.Ports != o.IdlePorts {
 		t.Errorf("idle: %+v", r)
 	}

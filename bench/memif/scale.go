@@ -126,7 +126,9 @@ func (r *runner) scale(ctx context.Context) error {
 		}
 		ids = append(ids, 10001+i)
 	}
-	if err := r.addPort(ctx, sw, "uplink", 20000, "interrupt", 0); err != nil {
+	// The uplink's ring is the largest: the sender fills it while the
+	// switch wakes up (see the throughput runs' two ring sizes).
+	if err := r.addPort(ctx, sw, "uplink", 20000, "interrupt", BigRing); err != nil {
 		return err
 	}
 	added := time.Since(t0)
@@ -136,7 +138,8 @@ func (r *runner) scale(ctx context.Context) error {
 		return err
 	}
 	defer closeAll(rcv)
-	snd, err := memif.Dial(r.sock, memif.ClientConfig{ID: 20000, Name: "mswbench-tx", Mode: memif.Interrupt})
+	snd, err := memif.Dial(r.sock, memif.ClientConfig{ID: 20000, Name: "mswbench-tx", Mode: memif.Interrupt,
+		Log2RingSize: BigRing})
 	if err != nil {
 		return err
 	}
@@ -268,14 +271,12 @@ func (r *runner) scaleRun(snd *memif.Client, rcv []*memif.Client, frames [][]byt
 		go func() {
 			defer wg.Done()
 			for last := false; ; {
-				got := 0
 				for i := lo; i < hi; i++ {
 					k, _, err := rcv[i].Discard(0)
 					if err != nil {
 						return
 					}
 					counts[i] += uint64(k)
-					got += k
 				}
 				if last {
 					return
@@ -284,9 +285,11 @@ func (r *runner) scaleRun(snd *memif.Client, rcv []*memif.Client, frames [][]byt
 					last = true // one more sweep: what arrived meanwhile
 					continue
 				}
-				if got == 0 {
-					time.Sleep(20 * time.Microsecond)
-				}
+				// A ring of 256 slots takes 256 packets between two
+				// sweeps: with a sweep every millisecond or so, 1,000
+				// rings take far more than one sender can send, and the
+				// sweepers leave the CPU to the sender and the switch.
+				time.Sleep(500 * time.Microsecond)
 			}
 		}()
 	}

@@ -25,24 +25,45 @@ func status(ok bool) string {
 func (rep *Report) Targets() []Target {
 	var ts []Target
 
-	what, want := "mswitch, poll mode, 60 B, vs testpmd's memif loop (one direction)", ">= 50%"
-	poll, tpmd := rep.Find(KindThroughput, "poll", 60), rep.Find(KindTestpmd, "", 60)
-	switch {
-	case poll == nil:
-		ts = append(ts, Target{what, want, "-", "not measured"})
-	case tpmd == nil || tpmd.Mpps == 0:
-		why := rep.TestpmdSkipped
-		if why == "" {
-			why = "no testpmd row"
+	want := ">= 50%"
+	tpmd := rep.Find(KindTestpmd, "", 60)
+	type config struct {
+		ring  uint8
+		procs int
+	}
+	var configs []config
+	for _, ring := range rep.Options.Rings {
+		configs = append(configs, config{ring, 0})
+	}
+	if rep.Options.OneCore {
+		configs = append(configs, config{BigRing, 1})
+	}
+	for _, c := range configs {
+		slots := 1 << c.ring
+		what := fmt.Sprintf("mswitch, poll mode, 60 B, %d-slot rings, vs testpmd's memif loop (one direction)", slots)
+		if c.procs > 0 {
+			what = fmt.Sprintf("mswitch, poll mode, 60 B, %d-slot rings, mswitchd GOMAXPROCS=%d, vs testpmd's memif loop (one direction)",
+				slots, c.procs)
 		}
-		ts = append(ts, Target{what, want, fmt.Sprintf("%.2f Mp/s; testpmd: %s", poll.Mpps, why), "not measured"})
-	default:
-		ratio := poll.Mpps / tpmd.Mpps
-		ts = append(ts, Target{what, want,
-			fmt.Sprintf("%.0f%% (%.2f of %.2f Mp/s; runs %.2f-%.2f vs %.2f-%.2f)", 100*ratio, poll.Mpps, tpmd.Mpps,
-				poll.MppsMin, poll.MppsMax, tpmd.MppsMin, tpmd.MppsMax), status(ratio >= 0.5)})
+		poll := rep.FindProcs(KindThroughput, "poll", 60, slots, c.procs)
+		switch {
+		case poll == nil:
+			ts = append(ts, Target{what, want, "-", "not measured"})
+		case tpmd == nil || tpmd.Mpps == 0:
+			why := rep.TestpmdSkipped
+			if why == "" {
+				why = "no testpmd row"
+			}
+			ts = append(ts, Target{what, want, fmt.Sprintf("%.2f Mp/s; testpmd: %s", poll.Mpps, why), "not measured"})
+		default:
+			ratio := poll.Mpps / tpmd.Mpps
+			ts = append(ts, Target{what, want,
+				fmt.Sprintf("%.0f%% (%.2f of %.2f Mp/s; runs %.2f-%.2f vs %.2f-%.2f)", 100*ratio, poll.Mpps, tpmd.Mpps,
+					poll.MppsMin, poll.MppsMax, tpmd.MppsMin, tpmd.MppsMax), status(ratio >= 0.5)})
+		}
 	}
 
+	var what string
 	what, want = "mswitchd CPU, memif ports attached, clients connected, no traffic", "< 1% of a core"
 	if r := rep.Find(KindIdle, "", 0); r != nil {
 		what = fmt.Sprintf("mswitchd CPU, %d memif ports attached, clients connected, no traffic", r.Ports)
@@ -107,7 +128,7 @@ func Rate(pps float64) string {
 // WriteCSV writes one line per row.
 func WriteCSV(w io.Writer, rep *Report) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"kind", "mode", "size", "ports", "dests", "offered_pps", "runs",
+	cw.Write([]string{"kind", "mode", "ring_slots", "gomaxprocs", "size", "ports", "dests", "offered_pps", "runs",
 		"mpps", "mpps_min", "mpps_max", "gbps", "sent_mpps", "loss_pct", "cpu_pct", "cpu_ns_per_pkt", "client_cpu_pct",
 		"rtt_min_us", "rtt_p50_us", "rtt_p90_us", "rtt_p99_us", "rtt_p999_us", "rtt_max_us", "rtt_replies", "rtt_sent",
 		"ports_reached", "background_pct", "note"})
@@ -118,7 +139,7 @@ func WriteCSV(w io.Writer, rep *Report) error {
 			rtt = []string{g(r.RTT.Min), g(r.RTT.P50), g(r.RTT.P90), g(r.RTT.P99), g(r.RTT.P999), g(r.RTT.Max),
 				strconv.FormatUint(r.RTT.Replies, 10), strconv.FormatUint(r.RTT.Sent, 10)}
 		}
-		line := []string{r.Kind, r.Mode, strconv.Itoa(r.Size), strconv.Itoa(r.Ports), strconv.Itoa(r.Dests),
+		line := []string{r.Kind, r.Mode, strconv.Itoa(r.Ring), strconv.Itoa(r.Procs), strconv.Itoa(r.Size), strconv.Itoa(r.Ports), strconv.Itoa(r.Dests),
 			g(r.Offered), strconv.Itoa(r.Runs), g(r.Mpps), g(r.MppsMin), g(r.MppsMax), g(r.Gbps), g(r.SentMpps), g(r.LossPct),
 			g(r.CPUPct), g(r.CPUNs), g(r.ClientCPUPct)}
 		line = append(line, rtt...)

@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -115,13 +117,15 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 	fmt.Fprintf(w, "| CPU | %s |\n| Cores | %d |\n| Kernel | %s |\n| Go | %s |\n| testpmd | %s |\n\n",
 		m.CPU, m.Cores, m.Kernel, m.Go, dpdk)
 	fmt.Fprintf(w, "Everything runs in one go, on one machine state: mswitchd (learning switch `sw0`, "+
-		"memif ports p1-p2 in interrupt mode and p3-p4 in poll mode, the receivers' MACs as static entries) "+
+		"pairs of memif ports in interrupt and in poll mode, with 1024-slot rings (the memif default, DPDK's too) "+
+		"and with 16384-slot rings (the most mswitchd accepts), the receivers' MACs as static entries) "+
 		"and pktgen as separate processes, started and ended by PID; dpdk-testpmd in the same rounds as the "+
 		"pktgen runs. CPU is utime+stime from /proc/PID/stat over a window inside the traffic, in %% of one core. "+
 		"Gb/s counts frame bytes only. Nothing is pinned to a core. "+
 		"**The machine has %d cores**: in poll mode mswitchd busy-polls the input ring of each of its two "+
 		"connected ports (two goroutines) while the pktgen sender and receiver busy-poll too, so four busy loops "+
-		"share %d cores. _Background_ is the load from other work on the machine, sampled just before the "+
+		"share %d cores; the extra poll rows run through a second mswitchd started with GOMAXPROCS=1, whose "+
+		"polling goroutines then share one core, as testpmd's forwarding lcore does. _Background_ is the load from other work on the machine, sampled just before the "+
 		"measurement (in %% of one core, %d = all cores busy); the set waits up to %v for it to fall below 25%% "+
 		"and then measures anyway. The data: [bench/memif.csv](bench/memif.csv).\n\n",
 		m.Cores, m.Cores, 100*m.Cores, o.QuietWait)
@@ -144,23 +148,27 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 		"other in io forwarding on one lcore (CPU 1); Mp/s is the Rx-pps of one port, i.e. one direction, the "+
 		"median of the one-second intervals after the first two; its lcore forwards both directions, so the "+
 		"CPU ns/packet divides by twice that rate.\n\n", o.Duration, o.Runs)
-	fmt.Fprintf(w, "| Path | Mode | Frame (B) | Mp/s | Gb/s | Loss %% | CPU %% | CPU ns/packet | Background %% |\n")
-	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| Path | Mode | Ring slots | Frame (B) | Mp/s | Gb/s | Loss %% | CPU %% | CPU ns/packet | Background %% |\n")
+	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rep.Rows {
 		if r.Kind != memifbench.KindThroughput && r.Kind != memifbench.KindTestpmd {
 			continue
 		}
-		path, loss := "mswitchd (learning)", fmt.Sprintf("%.2f", r.LossPct)
+		path, loss, mode := "mswitchd (learning)", fmt.Sprintf("%.2f", r.LossPct), r.Mode
 		if r.Kind == memifbench.KindTestpmd {
 			path, loss = "testpmd memif loop, per direction", "-"
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %.2f [%.2f-%.2f] | %.2f | %s | %.0f | %.0f | %.0f |\n", path, r.Mode, r.Size,
+		if r.Procs > 0 {
+			mode += fmt.Sprintf(", mswitchd GOMAXPROCS=%d", r.Procs)
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %.2f [%.2f-%.2f] | %.2f | %s | %.0f | %.0f | %.0f |\n", path, mode, r.Ring, r.Size,
 			r.Mpps, r.MppsMin, r.MppsMax, r.Gbps, loss, r.CPUPct, r.CPUNs, r.Background)
 	}
 	fmt.Fprintln(w)
 
 	fmt.Fprintf(w, "### Round-trip time: pktgen ping -> mswitchd -> pktgen pong -> mswitchd -> pktgen ping\n\n")
-	fmt.Fprintf(w, "60-byte frames, one request in flight, %d requests; microseconds.\n\n", o.Pings)
+	fmt.Fprintf(w, "60-byte frames, 1024-slot rings, one request in flight, %d requests (at most %v); microseconds.\n\n",
+		o.Pings, o.PingLimit)
 	fmt.Fprintf(w, "| Mode | min | p50 | p90 | p99 | p99.9 | max | replies | Background %% |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rep.Rows {
 		if r.Kind != memifbench.KindRTT || r.RTT == nil {
@@ -173,15 +181,15 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 	fmt.Fprintln(w)
 
 	fmt.Fprintf(w, "### CPU against the offered rate\n\n![cpu](bench/memif-cpu.png)\n\n")
-	fmt.Fprintf(w, "pktgen tx at a fixed rate (-R), 60-byte frames, for %v; mswitchd's CPU and the packets it "+
+	fmt.Fprintf(w, "pktgen tx at a fixed rate (-R), 60-byte frames, 1024-slot rings, for %v; mswitchd's CPU and the packets it "+
 		"forwarded are counted over a window inside the run. The mSwitch paper's Figure 8 point: an "+
 		"interrupt-driven switch costs CPU in proportion to the load, where a busy-polling one (DPDK, or "+
 		"mswitchd's poll mode) burns its cores at any load. The last line of each mode is the as-fast-as-possible "+
-		"60-byte throughput run.\n\n", o.RateDuration)
+		"60-byte throughput run with the same rings.\n\n", o.RateDuration)
 	fmt.Fprintf(w, "| Mode | Offered | Forwarded Mp/s | Loss %% | mswitchd CPU %% | CPU ns/packet | Background %% |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, mode := range []string{"interrupt", "poll"} {
 		for _, r := range rep.Rows {
-			if r.Mode == mode && (r.Kind == memifbench.KindRate || r.Kind == memifbench.KindThroughput && r.Size == 60) {
+			if r.Mode == mode && (r.Kind == memifbench.KindRate || r.Kind == memifbench.KindThroughput && r.Size == 60 && r.Ring == 1<<memifbench.DefaultRing) {
 				fmt.Fprintf(w, "| %s | %s p/s | %.3f | %.2f | %.1f | %.0f | %.0f |\n", r.Mode, memifbench.Rate(r.Offered),
 					r.Mpps, r.LossPct, r.CPUPct, r.CPUNs, r.Background)
 			}
@@ -246,11 +254,22 @@ func plotMemif(rep *memifbench.Report, dir string) error {
 // in interrupt and poll mode, and testpmd's memif loop; Mp/s and Gb/s.
 func plotMemifThroughput(rep *memifbench.Report) ([]*plot.Plot, error) {
 	sizes := rep.Options.Sizes
-	series := []struct{ kind, mode, label string }{
-		{memifbench.KindThroughput, "interrupt", "mswitchd, interrupt"},
-		{memifbench.KindThroughput, "poll", "mswitchd, poll"},
-		{memifbench.KindTestpmd, "testpmd", "testpmd memif loop (1 direction)"},
+	type serie struct {
+		kind, mode, label string
+		ring, procs       int
 	}
+	var series []serie
+	for _, ring := range rep.Options.Rings {
+		for _, mode := range []string{"interrupt", "poll"} {
+			series = append(series, serie{memifbench.KindThroughput, mode,
+				fmt.Sprintf("mswitchd, %s, %d-slot rings", mode, 1<<ring), 1 << ring, 0})
+		}
+	}
+	if rep.Options.OneCore {
+		series = append(series, serie{memifbench.KindThroughput, "poll",
+			fmt.Sprintf("mswitchd GOMAXPROCS=1, poll, %d-slot rings", 1<<memifbench.BigRing), 1 << memifbench.BigRing, 1})
+	}
+	series = append(series, serie{memifbench.KindTestpmd, "testpmd", "testpmd memif loop (one direction)", 0, 0})
 	var labels []string
 	for _, s := range sizes {
 		labels = append(labels, fmt.Sprintf("%d B", s))
@@ -261,7 +280,7 @@ func plotMemifThroughput(rep *memifbench.Report) ([]*plot.Plot, error) {
 	var panels []*plot.Plot
 	for _, unit := range []string{"Mp/s", "Gb/s"} {
 		p := plot.New()
-		p.Title.Text = "memif: pktgen -> mswitchd -> pktgen vs testpmd's memif loop (" + unit + ")"
+		p.Title.Text = "pktgen -> mswitchd -> pktgen vs testpmd's memif loop, " + unit
 		p.Title.TextStyle.Font.Size = vg.Points(10)
 		p.X.Label.Text = "Frame size"
 		p.Y.Label.Text = "Throughput (" + unit + ")"
@@ -271,7 +290,7 @@ func plotMemifThroughput(rep *memifbench.Report) ([]*plot.Plot, error) {
 		p.Y.Tick.Marker = cleanTicks{}
 		setLegend(p)
 		p.Legend.Left, p.Legend.Top = false, true
-		w := vg.Points(28)
+		w := vg.Points(17)
 		top := 0.0
 		for i, s := range series {
 			var vals plotter.Values
@@ -279,7 +298,7 @@ func plotMemifThroughput(rep *memifbench.Report) ([]*plot.Plot, error) {
 			var txt []string
 			for j, size := range sizes {
 				v := 0.0
-				if r := rep.Find(s.kind, s.mode, size); r != nil {
+				if r := rep.FindProcs(s.kind, s.mode, size, s.ring, s.procs); r != nil {
 					v = r.Mpps
 					if unit == "Gb/s" {
 						v = r.Gbps
@@ -296,7 +315,8 @@ func plotMemifThroughput(rep *memifbench.Report) ([]*plot.Plot, error) {
 			}
 			bars.Color = plotutil.Color(i)
 			bars.LineStyle.Width = 0
-			bars.Offset = w * vg.Length(i-1)
+			off := w * (vg.Length(i) - vg.Length(len(series)-1)/2)
+			bars.Offset = off
 			p.Add(bars)
 			p.Legend.Add(s.label, bars)
 			lab, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: txt})
@@ -308,12 +328,12 @@ func plotMemifThroughput(rep *memifbench.Report) ([]*plot.Plot, error) {
 				lab.TextStyle[k].YAlign = draw.YBottom
 				lab.TextStyle[k].Font.Size = vg.Points(8)
 			}
-			lab.Offset = vg.Point{X: w * vg.Length(i-1)}
+			lab.Offset = vg.Point{X: off}
 			p.Add(lab)
 		}
 		p.NominalX(labels...)
 		p.X.Min, p.X.Max = -0.6, float64(len(sizes))-0.4
-		p.Y.Min, p.Y.Max = 0, top*1.5 // room for the legend
+		p.Y.Min, p.Y.Max = 0, top*1.6 // room for the legend
 		panels = append(panels, p)
 	}
 	return panels, nil
@@ -328,7 +348,8 @@ func plotMemifCPU(rep *memifbench.Report) ([]*plot.Plot, error) {
 	for i, mode := range []string{"interrupt", "poll"} {
 		var cpu, ns plotter.XYs
 		for _, r := range rep.Rows {
-			if r.Mode != mode || r.Mpps <= 0 || !(r.Kind == memifbench.KindRate || r.Kind == memifbench.KindThroughput && r.Size == 60) {
+			if r.Mode != mode || r.Mpps <= 0 || !(r.Kind == memifbench.KindRate ||
+				r.Kind == memifbench.KindThroughput && r.Size == 60 && r.Ring == 1<<memifbench.DefaultRing) {
 				continue
 			}
 			cpu = append(cpu, plotter.XY{X: r.Mpps, Y: r.CPUPct})
@@ -340,6 +361,9 @@ func plotMemifCPU(rep *memifbench.Report) ([]*plot.Plot, error) {
 		if len(cpu) == 0 {
 			continue
 		}
+		byX := func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) }
+		slices.SortFunc(cpu, byX)
+		slices.SortFunc(ns, byX)
 		any = true
 		if err := addLine(a, "mswitchd, "+mode, cpu, i); err != nil {
 			return nil, err
