@@ -750,19 +750,33 @@ func (r *runner) throughput(ctx context.Context) error {
 
 // rtt measures ping -> sw0 -> pong round trips in both modes.
 func (r *runner) rtt(ctx context.Context) error {
-	for _, mode := range []string{"interrupt", "poll"} {
+	type config struct {
+		mode string
+		via  *runner
+	}
+	configs := []config{{"interrupt", r}, {"poll", r}}
+	if r.oneCore != nil {
+		configs = append(configs, config{"poll", r.oneCore})
+	}
+	for _, c := range configs {
+		mode := c.mode
 		load := r.background()
 		p := pairFor(mode, DefaultRing)
-		pong, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.rxID), "-f", "pong", "-mode", mode,
+		via := c.via
+		procs := 0
+		if via != r {
+			procs = 1
+		}
+		pong, err := via.start("pktgen", "-socket", via.sock, "-id", fmt.Sprint(p.rxID), "-f", "pong", "-mode", mode,
 			"-d", "60s", "-q", "-json")
 		if err != nil {
 			return err
 		}
-		if err := r.waitLink(ctx, "sw0", p.rxPort, true); err != nil {
+		if err := via.waitLink(ctx, "sw0", p.rxPort, true); err != nil {
 			pong.kill()
 			return err
 		}
-		ping, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.txID), "-f", "ping", "-mode", mode,
+		ping, err := via.start("pktgen", "-socket", via.sock, "-id", fmt.Sprint(p.txID), "-f", "ping", "-mode", mode,
 			"-n", fmt.Sprint(r.o.Pings), "-d", r.o.PingLimit.String(), "-dst-mac", pgMAC(p.rxID), "-q", "-json")
 		if err != nil {
 			pong.kill()
@@ -781,17 +795,19 @@ func (r *runner) rtt(ctx context.Context) error {
 			return errors.New("pktgen ping: no rtt in its summary")
 		}
 		us := func(ns int64) float64 { return float64(ns) / 1e3 }
-		row := Row{Kind: KindRTT, Mode: mode, Ring: 1 << DefaultRing, Size: 60, Ports: 2, Runs: 1, Background: load,
+		row := Row{Kind: KindRTT, Mode: mode, Ring: 1 << DefaultRing, Procs: procs, Size: 60, Ports: 2, Runs: 1,
+			Background: load,
 			RTT: &RTT{Sent: s.RTT.Sent, Replies: s.RTT.Replies, Timeouts: s.RTT.Timeouts,
 				Min: us(s.RTT.Min), P50: us(s.RTT.P50), P90: us(s.RTT.P90), P99: us(s.RTT.P99),
 				P999: us(s.RTT.P999), Max: us(s.RTT.Max), Mean: s.RTT.Mean / 1e3}}
-		r.o.Logf("memif: rtt, %s: p50 %.1f µs, p99 %.1f µs, %d/%d replies", mode, row.RTT.P50, row.RTT.P99,
+		r.o.Logf("memif: rtt, %s, mswitchd GOMAXPROCS=%d (0: default): p50 %.1f µs, p99 %.1f µs, %d/%d replies",
+			mode, procs, row.RTT.P50, row.RTT.P99,
 			row.RTT.Replies, row.RTT.Sent)
 		r.rep.Rows = append(r.rep.Rows, row)
-		if err := r.waitLink(ctx, "sw0", p.txPort, false); err != nil {
+		if err := via.waitLink(ctx, "sw0", p.txPort, false); err != nil {
 			return err
 		}
-		if err := r.waitLink(ctx, "sw0", p.rxPort, false); err != nil {
+		if err := via.waitLink(ctx, "sw0", p.rxPort, false); err != nil {
 			return err
 		}
 	}

@@ -175,7 +175,11 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 			continue
 		}
 		t := r.RTT
-		fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d/%d | %.0f |\n", r.Mode,
+		mode := r.Mode
+		if r.Procs > 0 {
+			mode += fmt.Sprintf(", mswitchd GOMAXPROCS=%d", r.Procs)
+		}
+		fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d/%d | %.0f |\n", mode,
 			t.Min, t.P50, t.P90, t.P99, t.P999, t.Max, t.Replies, t.Sent, r.Background)
 	}
 	fmt.Fprintln(w)
