@@ -82,8 +82,8 @@
 //
 // Tested against DPDK 22.11's net_memif as a client (dpdk-testpmd, copy
 // mode, io forwarding, 1 and 2 queues, both modes, chained 9000-byte
-// frames): see TestDPDKTestpmd, which needs the Debian packages dpdk and
-// librte-net-memif23.
+// frames): see TestDPDKTestpmd, which needs the Debian packages dpdk-dev
+// (dpdk-testpmd) and librte-net-memif23.
 //
 // # Limits
 //

@@ -35,13 +35,13 @@ func (s *syncBuffer) String() string {
 // (net_memif, role=client, copy mode), in io forwarding: every packet it
 // receives from the switch it sends back. A Go client on another port,
 // cross-connected to it, sends frames and must get each one back intact:
-// traffic in both directions between DPDK and mswitch. Needs the Debian
-// packages dpdk (dpdk-testpmd) and librte-net-memif23 (DPDK 22.11), and
-// root for DPDK's EAL.
+// traffic in both directions between DPDK and mswitch. Needs the Debian 12
+// packages dpdk-dev (which holds dpdk-testpmd) and librte-net-memif23
+// (DPDK 22.11), and root for DPDK's EAL.
 func TestDPDKTestpmd(t *testing.T) {
 	bin, err := exec.LookPath("dpdk-testpmd")
 	if err != nil {
-		t.Skip("dpdk-testpmd is not in PATH: install the Debian packages dpdk and librte-net-memif23 (DPDK 22.11) to run this test")
+		t.Skip("dpdk-testpmd is not in PATH: install the Debian packages dpdk-dev and librte-net-memif23 (DPDK 22.11) to run this test")
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("testpmd's EAL needs root")
