@@ -65,6 +65,10 @@ type InQueue interface {
 	// Wait blocks until the queue may hold packets (spurious wake-ups are
 	// allowed) and returns nil, or returns ErrInterrupted once Interrupt has
 	// been called. A busy-polling backend may return at once.
+	//
+	// Wait runs between batches, outside the grace periods that Detach and
+	// requeue wait for: a backend that frees memory while attached (see
+	// Requeuer) must keep Wait away from that memory by its own means.
 	Wait() error
 
 	// Interrupt makes the pending Wait, and every later one, return
