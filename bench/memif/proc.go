@@ -155,6 +155,33 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * clockTick, nil
 }
 
+// runTime returns the time the threads of process pid now alive have run,
+// in nanoseconds, from /proc/PID/task/*/schedstat: finer than utime+stime's
+// 10-ms ticks, for the idle measurement.
+func runTime(pid int) (time.Duration, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("no schedstat for pid %d", pid)
+	}
+	var sum time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread exited
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			continue
+		}
+		ns, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return 0, errors.New("malformed schedstat")
+		}
+		sum += time.Duration(ns)
+	}
+	return sum, nil
+}
+
 // machineTimes returns the busy and total jiffies of all CPUs, from the
 // first line of /proc/stat.
 func machineTimes() (busy, total uint64, err error) {

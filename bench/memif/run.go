@@ -800,8 +800,12 @@ func (r *runner) rtt(ctx context.Context) error {
 			RTT: &RTT{Sent: s.RTT.Sent, Replies: s.RTT.Replies, Timeouts: s.RTT.Timeouts,
 				Min: us(s.RTT.Min), P50: us(s.RTT.P50), P90: us(s.RTT.P90), P99: us(s.RTT.P99),
 				P999: us(s.RTT.P999), Max: us(s.RTT.Max), Mean: s.RTT.Mean / 1e3}}
-		r.o.Logf("memif: rtt, %s, mswitchd GOMAXPROCS=%d (0: default): p50 %.1f µs, p99 %.1f µs, %d/%d replies",
-			mode, procs, row.RTT.P50, row.RTT.P99,
+		label := ""
+		if procs > 0 {
+			label = fmt.Sprintf(", mswitchd GOMAXPROCS=%d", procs)
+		}
+		r.o.Logf("memif: rtt, %s%s: p50 %.1f µs, p99 %.1f µs, %d/%d replies",
+			mode, label, row.RTT.P50, row.RTT.P99,
 			row.RTT.Replies, row.RTT.Sent)
 		r.rep.Rows = append(r.rep.Rows, row)
 		if err := via.waitLink(ctx, "sw0", p.txPort, false); err != nil {

@@ -103,11 +103,19 @@ func TestCPUTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r0, err := runTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
 	}
 	c1, _ := cpuTime(os.Getpid())
+	r1, _ := runTime(os.Getpid())
 	if c1 <= c0 {
 		t.Errorf("cpu time did not grow: %v -> %v", c0, c1)
+	}
+	if r1-r0 < 40*time.Millisecond {
+		t.Errorf("run time grew by %v in a 50-ms busy loop", r1-r0)
 	}
 	if _, err := cpuTime(1 << 30); err == nil {
 		t.Error("cpu time of a process that does not exist")

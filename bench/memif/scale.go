@@ -76,16 +76,22 @@ func (r *runner) idle(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	run0, err := runTime(r.d.pid())
+	if err != nil {
+		return err
+	}
 	time.Sleep(r.o.IdleWindow)
 	cpu, wall, err := m.read()
 	if err != nil {
 		return err
 	}
+	run1, _ := runTime(r.d.pid())
 	scpu, swall, _ := self.read()
 	row := Row{Kind: KindIdle, Mode: "interrupt", Ports: n, Runs: 1, CPUPct: pct(cpu, wall),
 		ClientCPUPct: pct(scpu, swall), Background: load,
-		Note: fmt.Sprintf("%d ports up, no traffic, %v window; mswitchd used %v of CPU", up, r.o.IdleWindow, cpu)}
-	r.o.Logf("memif: %d idle ports: mswitchd %.2f%% of a core (%v in %v)", n, row.CPUPct, cpu, wall.Round(time.Millisecond))
+		Note: fmt.Sprintf("utime+stime: %v in %v; /proc/PID/task/*/schedstat: %v, i.e. %.3f%% of a core",
+			cpu, wall.Round(time.Millisecond), (run1 - run0).Round(time.Microsecond), pct(run1-run0, wall))}
+	r.o.Logf("memif: %d idle ports: mswitchd %.2f%% of a core (%s)", n, row.CPUPct, row.Note)
 	r.rep.Rows = append(r.rep.Rows, row)
 	return nil
 }

@@ -206,8 +206,9 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 			continue
 		}
 		fmt.Fprintf(w, "### Idle ports\n\n%d memif ports added to sw0, a client connected to each (interrupt mode, in "+
-			"mswbench's process), no traffic: mswitchd used **%.2f%%** of a core over %v (%s). The clients' process "+
-			"used %.2f%%. Background %.0f%%.\n\n", r.Ports, r.CPUPct, o.IdleWindow, r.Note, r.ClientCPUPct, r.Background)
+			"mswbench's process), no traffic: mswitchd used **%.2f%%** of a core over %v (%s; utime+stime count "+
+			"10-ms ticks). The clients' process used %.2f%%. Background %.0f%%.\n\n",
+			r.Ports, r.CPUPct, o.IdleWindow, r.Note, r.ClientCPUPct, r.Background)
 	}
 
 	fmt.Fprintf(w, "### Scale: one switch, many memif ports\n\n")
