@@ -20,8 +20,9 @@
 //     lcore); the median of its per-second Rx-pps, in the same rounds as the
 //     throughput runs;
 //   - round-trip time: pktgen ping -> mswitchd -> pktgen pong, both modes;
-//   - CPU: mswitchd's utime+stime (/proc/PID/stat) with Options.IdlePorts
-//     memif clients connected and idle, and at fixed offered rates;
+//   - CPU: mswitchd's utime+stime (/proc/PID/stat) and thread run time
+//     (/proc/PID/task/*/schedstat) with Options.IdlePorts memif clients
+//     connected and idle, and its run time at fixed offered rates;
 //   - scale: Options.ScalePorts memif clients in this process attached to
 //     one switch, a sender round-robin over their MAC addresses.
 //

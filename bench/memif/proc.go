@@ -205,11 +205,14 @@ func machineTimes() (busy, total uint64, err error) {
 	return total - v[3] - v[4], total, nil
 }
 
-// cpuMeter measures a process's CPU over a window.
+// cpuMeter measures a process's CPU over a window, two ways: utime+stime
+// from /proc/PID/stat (10-ms ticks, every thread the process ever had) and
+// the run time of its threads from schedstat (nanoseconds, the threads
+// alive at both ends; Go's threads rarely exit).
 type cpuMeter struct {
-	pid int
-	t0  time.Time
-	c0  time.Duration
+	pid    int
+	t0     time.Time
+	c0, r0 time.Duration
 }
 
 func startMeter(pid int) (*cpuMeter, error) {
@@ -217,11 +220,26 @@ func startMeter(pid int) (*cpuMeter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cpuMeter{pid: pid, t0: time.Now(), c0: c}, nil
+	r, err := runTime(pid)
+	if err != nil {
+		return nil, err
+	}
+	return &cpuMeter{pid: pid, t0: time.Now(), c0: c, r0: r}, nil
 }
 
-// read returns the CPU used since start and the wall time elapsed.
+// read returns the CPU used since start, from schedstat, and the wall
+// time elapsed.
 func (m *cpuMeter) read() (cpu, wall time.Duration, err error) {
+	r, err := runTime(m.pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	return max(r-m.r0, 0), time.Since(m.t0), nil
+}
+
+// readStat returns the CPU used since start, from utime+stime, and the wall
+// time elapsed.
+func (m *cpuMeter) readStat() (cpu, wall time.Duration, err error) {
 	c, err := cpuTime(m.pid)
 	if err != nil {
 		return 0, 0, err

@@ -76,21 +76,20 @@ func (r *runner) idle(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	run0, err := runTime(r.d.pid())
-	if err != nil {
-		return err
-	}
 	time.Sleep(r.o.IdleWindow)
-	cpu, wall, err := m.read()
+	cpu, wall, err := m.readStat()
 	if err != nil {
 		return err
 	}
-	run1, _ := runTime(r.d.pid())
+	run, _, err := m.read()
+	if err != nil {
+		return err
+	}
 	scpu, swall, _ := self.read()
 	row := Row{Kind: KindIdle, Mode: "interrupt", Ports: n, Runs: 1, CPUPct: pct(cpu, wall),
 		ClientCPUPct: pct(scpu, swall), Background: load,
 		Note: fmt.Sprintf("utime+stime: %v in %v; /proc/PID/task/*/schedstat: %v, i.e. %.3f%% of a core",
-			cpu, wall.Round(time.Millisecond), (run1 - run0).Round(time.Microsecond), pct(run1-run0, wall))}
+			cpu, wall.Round(time.Millisecond), run.Round(time.Microsecond), pct(run, wall))}
 	r.o.Logf("memif: %d idle ports: mswitchd %.2f%% of a core (%s)", n, row.CPUPct, row.Note)
 	r.rep.Rows = append(r.rep.Rows, row)
 	return nil

@@ -73,7 +73,8 @@ func (rep *Report) Targets() []Target {
 	}
 
 	what = "mswitchd CPU grows with the offered rate (interrupt mode, 60 B)"
-	want = "rises with the rate; < 10% of a core at the lowest rate (a busy-polling switch: 100%)"
+	want = "rises with the rate (at the highest rate at least twice the lowest's, no step down by more than " +
+		"0.5 points); < 10% of a core at the lowest rate (a busy-polling switch: 100%)"
 	var rs []*Row
 	for i := range rep.Rows {
 		if r := &rep.Rows[i]; r.Kind == KindRate && r.Mode == "interrupt" {
@@ -84,10 +85,10 @@ func (rep *Report) Targets() []Target {
 		ts = append(ts, Target{what, want, "-", "not measured"})
 	} else {
 		var got []string
-		ok := rs[0].CPUPct < 10
+		ok := rs[0].CPUPct < 10 && rs[len(rs)-1].CPUPct >= 2*rs[0].CPUPct
 		for i, r := range rs {
 			got = append(got, fmt.Sprintf("%.1f%% at %s", r.CPUPct, Rate(r.Offered)))
-			if i > 0 && r.CPUPct <= rs[i-1].CPUPct {
+			if i > 0 && r.CPUPct < rs[i-1].CPUPct-0.5 {
 				ok = false
 			}
 		}

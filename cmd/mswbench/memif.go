@@ -120,7 +120,9 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 		"pairs of memif ports in interrupt and in poll mode, with 1024-slot rings (the memif default, DPDK's too) "+
 		"and with 16384-slot rings (the most mswitchd accepts), the receivers' MACs as static entries) "+
 		"and pktgen as separate processes, started and ended by PID; dpdk-testpmd in the same rounds as the "+
-		"pktgen runs. CPU is utime+stime from /proc/PID/stat over a window inside the traffic, in %% of one core. "+
+		"pktgen runs. CPU is the run time of the process's threads (/proc/PID/task/*/schedstat, in nanoseconds; "+
+		"utime+stime from /proc/PID/stat counts 10-ms ticks, too coarse for a 2-s window) over a window inside the "+
+		"traffic, in %% of one core; for the idle ports, both. "+
 		"Gb/s counts frame bytes only. Nothing is pinned to a core. "+
 		"**The machine has %d cores**: in poll mode mswitchd busy-polls the input ring of each of its two "+
 		"connected ports (two goroutines) while the pktgen sender and receiver busy-poll too, so four busy loops "+
