@@ -254,3 +254,65 @@ func pct(cpu, wall time.Duration) float64 {
 	}
 	return 100 * cpu.Seconds() / wall.Seconds()
 }
+
+// cpu returns the process's utime+stime so far: from /proc while it runs,
+// from its rusage once it has exited.
+func (p *proc) cpu() (time.Duration, error) {
+	if p.exited() {
+		ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		if !ok {
+			return 0, errors.New("no rusage")
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+	}
+	c, err := cpuTime(p.pid())
+	if err != nil && p.exited() { // it exited meanwhile
+		return p.cpu()
+	}
+	return c, err
+}
+
+// loadMeter measures, over a window, the CPU the machine spent on anything
+// but this process and the given ones: busy time from /proc/stat minus
+// their utime+stime.
+type loadMeter struct {
+	procs         []*proc
+	cores         int
+	cpu0          []time.Duration
+	self0         time.Duration
+	busy0, total0 uint64
+	t0            time.Time
+}
+
+func startLoad(cores int, procs ...*proc) *loadMeter {
+	m := &loadMeter{procs: procs, cores: cores, t0: time.Now()}
+	for _, p := range procs {
+		c, _ := p.cpu()
+		m.cpu0 = append(m.cpu0, c)
+	}
+	m.self0, _ = cpuTime(os.Getpid())
+	m.busy0, m.total0, _ = machineTimes()
+	return m
+}
+
+// read returns the others' CPU since start in percent of one core, or -1.
+func (m *loadMeter) read() float64 {
+	busy, total, err := machineTimes()
+	if err != nil || total <= m.total0 {
+		return -1
+	}
+	ours, err := cpuTime(os.Getpid())
+	if err != nil {
+		return -1
+	}
+	ours -= m.self0
+	for i, p := range m.procs {
+		c, err := p.cpu()
+		if err != nil {
+			return -1
+		}
+		ours += c - m.cpu0[i]
+	}
+	all := 100 * float64(m.cores) * float64(busy-m.busy0) / float64(total-m.total0)
+	return max(all-pct(ours, time.Since(m.t0)), 0)
+}

@@ -218,8 +218,10 @@ type Row struct {
 	// Reached is the number of ports that received traffic, in the run
 	// where the fewest did (scale).
 	Reached int
-	// Background is the machine's load from elsewhere just before the
-	// measurement, in percent of one core (all cores busy: 100 * cores).
+	// Background is the CPU the machine spent on other work during the
+	// measurement windows (the most over the runs): busy time from
+	// /proc/stat minus the utime+stime of the set's processes, in percent
+	// of one core (all cores busy: 100 * cores); -1 if unknown.
 	Background float64
 	Note       string
 }
@@ -267,6 +269,7 @@ type runner struct {
 	bin     string
 	env     []string // added to mswitchd's environment
 	oneCore *runner  // the same with a GOMAXPROCS=1 mswitchd (Options.OneCore)
+	main    *runner  // of oneCore: the runner it belongs to
 	d       *proc
 	c       *control.Client
 	sock    string // the daemon's memif socket
@@ -298,7 +301,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	if o.OneCore {
-		r.oneCore = &runner{o: o, dir: filepath.Join(dir, "1p"), bin: r.bin, env: []string{"GOMAXPROCS=1"}, rep: r.rep}
+		r.oneCore = &runner{o: o, dir: filepath.Join(dir, "1p"), bin: r.bin, env: []string{"GOMAXPROCS=1"}, rep: r.rep, main: r}
 		defer func() {
 			for _, p := range r.oneCore.procs {
 				p.kill()
@@ -417,6 +420,22 @@ func (r *runner) background() float64 {
 			return load
 		}
 	}
+}
+
+// load starts measuring the others' load, with pids and the set's own
+// processes (this one, the daemons) counted as ours.
+func (r *runner) load(procs ...*proc) *loadMeter {
+	ours := procs
+	if r.d != nil {
+		ours = append(ours, r.d)
+	}
+	if r.oneCore != nil && r.oneCore.d != nil {
+		ours = append(ours, r.oneCore.d)
+	}
+	if r.main != nil {
+		ours = append(ours, r.main.d)
+	}
+	return startLoad(runtime.NumCPU(), ours...)
 }
 
 // addPort adds a memif port to switch sw.
@@ -549,6 +568,7 @@ type sample struct {
 	mpps, gbps, loss float64
 	sentMpps         float64 // the sender's rate
 	fwdMpps          float64 // forwarded by mswitchd in the window
+	other            float64 // the others' load in the window
 	cpuPct, cpuNs    float64 // mswitchd in the window
 }
 
@@ -588,11 +608,13 @@ func (r *runner) traffic(ctx context.Context, p pair, size int, rate float64, d 
 	if err != nil {
 		return s, err
 	}
+	lm := r.load(rx, tx)
 	time.Sleep(d - d/6 - d/10)
 	cpu, wall, err := m.read()
 	if err != nil {
 		return s, err
 	}
+	s.other = lm.read()
 	st1, err := r.portStats(ctx, "sw0", p.rxPort)
 	if err != nil {
 		return s, err
@@ -680,7 +702,7 @@ func (r *runner) throughput(ctx context.Context) error {
 		}
 	}
 	for round := 1; round <= r.o.Runs; round++ {
-		load := r.background()
+		r.background()
 		for _, k := range keys {
 			via, label := r, ""
 			if k.procs == 1 {
@@ -693,7 +715,7 @@ func (r *runner) throughput(ctx context.Context) error {
 			r.o.Logf("memif: round %d, %s, %d slots, %d B%s: %.2f Mp/s, %.2f Gb/s, loss %.2f%%, mswitchd %.0f%% CPU",
 				round, k.mode, 1<<k.ring, k.size, label, s.mpps, s.gbps, s.loss, s.cpuPct)
 			samples[k] = append(samples[k], s)
-			addLoad(k, load)
+			addLoad(k, s.other)
 		}
 		if tpmd == "" {
 			continue
@@ -706,7 +728,7 @@ func (r *runner) throughput(ctx context.Context) error {
 			r.o.Logf("memif: round %d, testpmd loop, %d B: %.2f Mp/s per direction, testpmd %.0f%% CPU",
 				round, size, ts.mpps, ts.cpuPct)
 			tsamples[size] = append(tsamples[size], ts)
-			addLoad(key{"testpmd", 0, size, 0}, load)
+			addLoad(key{"testpmd", 0, size, 0}, ts.other)
 		}
 	}
 	for _, size := range r.o.Sizes {
@@ -760,7 +782,7 @@ func (r *runner) rtt(ctx context.Context) error {
 	}
 	for _, c := range configs {
 		mode := c.mode
-		load := r.background()
+		r.background()
 		p := pairFor(mode, DefaultRing)
 		via := c.via
 		procs := 0
@@ -782,7 +804,9 @@ func (r *runner) rtt(ctx context.Context) error {
 			pong.kill()
 			return err
 		}
+		lm := r.load(ping, pong)
 		err = ping.wait(r.o.PingLimit + 10*time.Second)
+		load := lm.read()
 		pong.stop(syscall.SIGINT, 5*time.Second)
 		if err != nil {
 			return fmt.Errorf("pktgen ping: %w\n%s", err, tail(ping.out.String()))
@@ -823,7 +847,7 @@ func (r *runner) rtt(ctx context.Context) error {
 func (r *runner) rates(ctx context.Context) error {
 	for _, mode := range []string{"interrupt", "poll"} {
 		for _, rate := range r.o.Rates {
-			load := r.background()
+			r.background()
 			s, err := r.traffic(ctx, pairFor(mode, DefaultRing), 60, rate, r.o.RateDuration)
 			if err != nil {
 				return fmt.Errorf("%s at %.0f p/s: %w", mode, rate, err)
@@ -832,7 +856,7 @@ func (r *runner) rates(ctx context.Context) error {
 				mode, rate, s.fwdMpps, s.cpuPct, s.cpuNs)
 			r.rep.Rows = append(r.rep.Rows, Row{Kind: KindRate, Mode: mode, Ring: 1 << DefaultRing, Size: 60, Ports: 2, Offered: rate,
 				Runs: 1, Mpps: s.fwdMpps, MppsMin: s.fwdMpps, MppsMax: s.fwdMpps, Gbps: s.fwdMpps * 60 * 8 / 1e3,
-				LossPct: s.loss, CPUPct: s.cpuPct, CPUNs: s.cpuNs, Background: load})
+				LossPct: s.loss, CPUPct: s.cpuPct, CPUNs: s.cpuNs, Background: s.other})
 		}
 	}
 	return nil

@@ -44,6 +44,7 @@ type testpmdSample struct {
 	intervals []float64 // Mpps of one port, per counted interval
 	mpps      float64   // their median
 	cpuPct    float64   // testpmd's CPU over the counted part of the run
+	other     float64   // the others' load meanwhile
 }
 
 // testpmdLoop runs one testpmd with two memif ports on one socket, a
@@ -78,11 +79,13 @@ func (r *runner) testpmdLoop(path string, size int) (testpmdSample, error) {
 	if err != nil {
 		return s, err
 	}
+	lm := r.load(p)
 	time.Sleep(max(r.o.TestpmdDuration-2*time.Second, time.Second))
 	cpu, wall, err := m.read()
 	if err != nil {
 		return s, err
 	}
+	s.other = lm.read()
 	s.cpuPct = pct(cpu, wall)
 	if err := p.stop(syscall.SIGINT, 10*time.Second); err != nil {
 		return s, fmt.Errorf("testpmd: %w", err)

@@ -123,13 +123,16 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 		"pktgen runs. CPU is the run time of the process's threads (/proc/PID/task/*/schedstat, in nanoseconds; "+
 		"utime+stime from /proc/PID/stat counts 10-ms ticks, too coarse for a 2-s window) over a window inside the "+
 		"traffic, in %% of one core; for the idle ports, both. "+
-		"Gb/s counts frame bytes only. Nothing is pinned to a core. "+
+		"Gb/s counts frame bytes only. mswitchd and pktgen are not pinned; testpmd pins its lcores as in "+
+		"peer-measurements.md §2 (`--lcores=0@0,1@1`: main lcore on CPU 0, forwarding lcore on CPU 1). "+
 		"**The machine has %d cores**: in poll mode mswitchd busy-polls the input ring of each of its two "+
 		"connected ports (two goroutines) while the pktgen sender and receiver busy-poll too, so four busy loops "+
 		"share %d cores; the extra poll rows run through a second mswitchd started with GOMAXPROCS=1, whose "+
-		"polling goroutines then share one core, as testpmd's forwarding lcore does. _Background_ is the load from other work on the machine, sampled just before the "+
-		"measurement (in %% of one core, %d = all cores busy); the set waits up to %v for it to fall below 25%% "+
-		"and then measures anyway. The data: [bench/memif.csv](bench/memif.csv).\n\n",
+		"polling goroutines then share one core, as testpmd's forwarding lcore does. _Background_ is the CPU the machine spent on other work during the measurement "+
+		"windows (busy time from /proc/stat minus the utime+stime of the set's own processes; the most over the runs), in %% "+
+		"of one core (%d = all cores busy): the machine is shared, and numbers measured with a high background are "+
+		"worth less. Before each phase the set waits up to %v for that load to fall below 25%% of a core. "+
+		"The data: [bench/memif.csv](bench/memif.csv).\n\n",
 		m.Cores, m.Cores, 100*m.Cores, o.QuietWait)
 
 	fmt.Fprintf(w, "### Targets\n\n| Target | Goal | Measured | Status |\n|---|---|---|---|\n")
