@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -71,6 +72,9 @@ type Options struct {
 	ScalePorts    int
 	ScaleRuns     int
 	ScaleDuration time.Duration
+	// RedoBudget bounds the time spent running measurements again because
+	// other work used more than a quarter of a core during them.
+	RedoBudget time.Duration
 	// QuietWait bounds the wait, before each phase, for the machine's load
 	// from elsewhere to fall below a quarter of a core; a negative one
 	// skips the half-second sample of that load (Background is then -1).
@@ -98,6 +102,7 @@ func Full() Options {
 		ScaleRuns:       3,
 		ScaleDuration:   3 * time.Second,
 		QuietWait:       5 * time.Second,
+		RedoBudget:      60 * time.Second,
 	}
 }
 
@@ -121,6 +126,7 @@ func Quick() Options {
 		ScaleRuns:       1,
 		ScaleDuration:   300 * time.Millisecond,
 		QuietWait:       -1,
+		RedoBudget:      -1,
 	}
 }
 
@@ -170,6 +176,9 @@ func (o *Options) defaults() {
 	}
 	if o.QuietWait == 0 {
 		o.QuietWait = f.QuietWait
+	}
+	if o.RedoBudget == 0 {
+		o.RedoBudget = f.RedoBudget
 	}
 	if o.Logf == nil {
 		o.Logf = log.Printf
@@ -236,6 +245,9 @@ type Report struct {
 	TestpmdSkipped string
 	Rows           []Row
 	Options        Options
+	// Redone counts the measurements run again because other work used
+	// the machine during them.
+	Redone int
 }
 
 // Find returns the first row of kind with mode and size (0: any), or nil.
@@ -267,9 +279,11 @@ type runner struct {
 	o       Options
 	dir     string // sockets and the daemon's directory
 	bin     string
-	env     []string // added to mswitchd's environment
-	oneCore *runner  // the same with a GOMAXPROCS=1 mswitchd (Options.OneCore)
-	main    *runner  // of oneCore: the runner it belongs to
+	env     []string      // added to mswitchd's environment
+	oneCore *runner       // the same with a GOMAXPROCS=1 mswitchd (Options.OneCore)
+	main    *runner       // of oneCore: the runner it belongs to
+	redo    time.Duration // what is left of Options.RedoBudget
+	redone  int           // measurements run again
 	d       *proc
 	c       *control.Client
 	sock    string // the daemon's memif socket
@@ -281,7 +295,7 @@ type runner struct {
 // returns.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	o.defaults()
-	r := &runner{o: o, rep: &Report{Start: time.Now(), Cores: runtime.NumCPU(), Options: o}}
+	r := &runner{o: o, rep: &Report{Start: time.Now(), Cores: runtime.NumCPU(), Options: o}, redo: o.RedoBudget}
 	// Short paths: a unix socket path has at most 107 bytes.
 	dir, err := os.MkdirTemp("", "mswb-memif")
 	if err != nil {
@@ -339,6 +353,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	r.rep.Took = time.Since(r.rep.Start)
+	r.rep.Redone = r.redone
 	return r.rep, nil
 }
 
@@ -438,6 +453,30 @@ func (r *runner) load(procs ...*proc) *loadMeter {
 	return startLoad(runtime.NumCPU(), ours...)
 }
 
+// quietLimit is the load from other work, in percent of one core, above
+// which a measurement is run again while the redo budget lasts.
+const quietLimit = 25
+
+// redo runs a measurement, and runs it again while other work used more
+// than quietLimit of the machine during it and the redo budget lasts. It
+// returns the last result and how many runs were thrown away.
+func redo[T any](r *runner, what string, run func() (T, float64, error)) (T, int, error) {
+	for n := 0; ; n++ {
+		start := time.Now()
+		v, other, err := run()
+		if err != nil || other < quietLimit || r.redo <= 0 {
+			if err == nil && other >= quietLimit {
+				r.o.Logf("memif: %s: %.0f%% of a core busy with other work during the run; kept (no redo budget left)", what, other)
+			}
+			return v, n, err
+		}
+		r.redone++
+		r.o.Logf("memif: %s: %.0f%% of a core busy with other work during the run; running it again", what, other)
+		r.background()
+		r.redo -= time.Since(start) // the run thrown away and the wait
+	}
+}
+
 // addPort adds a memif port to switch sw.
 func (r *runner) addPort(ctx context.Context, sw, name string, id int, mode string, log2Ring uint8) error {
 	_, err := r.c.AddPort(ctx, sw, control.PortSpec{Name: name, Type: control.TypeMemif,
@@ -484,6 +523,7 @@ func pgMAC(n int) string {
 
 // pgSummary is the part of pktgen's -json summary the set reads.
 type pgSummary struct {
+	load   float64 // not pktgen's: the others' load while it ran
 	TX, RX *struct {
 		Packets uint64  `json:"packets"`
 		Mpps    float64 `json:"mpps"`
@@ -680,6 +720,7 @@ func (r *runner) throughput(ctx context.Context) error {
 	samples := make(map[key][]sample)
 	tsamples := make(map[int][]testpmdSample)
 	bg := make(map[key]float64)
+	redone := make(map[key]int)
 	addLoad := func(k key, load float64) {
 		if old, ok := bg[k]; !ok || load > old {
 			bg[k] = load
@@ -708,7 +749,12 @@ func (r *runner) throughput(ctx context.Context) error {
 			if k.procs == 1 {
 				via, label = r.oneCore, ", mswitchd GOMAXPROCS=1"
 			}
-			s, err := via.traffic(ctx, pairFor(k.mode, k.ring), k.size, 0, r.o.Duration)
+			what := fmt.Sprintf("round %d, %s, %d slots, %d B%s", round, k.mode, 1<<k.ring, k.size, label)
+			s, n, err := redo(r, what, func() (sample, float64, error) {
+				s, err := via.traffic(ctx, pairFor(k.mode, k.ring), k.size, 0, r.o.Duration)
+				return s, s.other, err
+			})
+			redone[k] += n
 			if err != nil {
 				return fmt.Errorf("%s, %d slots, %d bytes%s: %w", k.mode, 1<<k.ring, k.size, label, err)
 			}
@@ -721,7 +767,11 @@ func (r *runner) throughput(ctx context.Context) error {
 			continue
 		}
 		for _, size := range r.o.Sizes {
-			ts, err := r.testpmdLoop(tpmd, size)
+			ts, n, err := redo(r, fmt.Sprintf("round %d, testpmd loop, %d B", round, size), func() (testpmdSample, float64, error) {
+				ts, err := r.testpmdLoop(tpmd, size)
+				return ts, ts.other, err
+			})
+			redone[key{"testpmd", 0, size, 0}] += n
 			if err != nil {
 				return fmt.Errorf("testpmd loop, %d bytes: %w", size, err)
 			}
@@ -738,7 +788,7 @@ func (r *runner) throughput(ctx context.Context) error {
 			}
 			ss := samples[k]
 			row := Row{Kind: KindThroughput, Mode: k.mode, Ring: 1 << k.ring, Procs: k.procs, Size: size, Ports: 2,
-				Runs: len(ss), Background: bg[k]}
+				Runs: len(ss), Background: bg[k], Note: redoNote(redone[k])}
 			mpps := pick(ss, func(s sample) float64 { return s.mpps })
 			row.Mpps, row.MppsMin, row.MppsMax = median(mpps), slices.Min(mpps), slices.Max(mpps)
 			row.Gbps = median(pick(ss, func(s sample) float64 { return s.gbps }))
@@ -758,7 +808,8 @@ func (r *runner) throughput(ctx context.Context) error {
 				Mpps: median(all), MppsMin: slices.Min(per), MppsMax: slices.Max(per),
 				CPUPct:     median(pick(ts, func(t testpmdSample) float64 { return t.cpuPct })),
 				Background: bg[key{"testpmd", 0, size, 0}], Ring: 1 << DefaultRing,
-				Note: fmt.Sprintf("median of %d one-second Rx-pps intervals of one port", len(all))}
+				Note: joinNotes(fmt.Sprintf("median of %d one-second Rx-pps intervals of one port", len(all)),
+					redoNote(redone[key{"testpmd", 0, size, 0}]))}
 			row.Gbps = row.Mpps * float64(size) * 8 / 1e3
 			if row.Mpps > 0 {
 				// testpmd forwards both directions on its one lcore.
@@ -789,38 +840,15 @@ func (r *runner) rtt(ctx context.Context) error {
 		if via != r {
 			procs = 1
 		}
-		pong, err := via.start("pktgen", "-socket", via.sock, "-id", fmt.Sprint(p.rxID), "-f", "pong", "-mode", mode,
-			"-d", "60s", "-q", "-json")
+		what := fmt.Sprintf("rtt, %s, mswitchd GOMAXPROCS=%d", mode, procs)
+		s, n, err := redo(r, what, func() (pgSummary, float64, error) { return via.pingPong(ctx, p, mode) })
 		if err != nil {
 			return err
 		}
-		if err := via.waitLink(ctx, "sw0", p.rxPort, true); err != nil {
-			pong.kill()
-			return err
-		}
-		ping, err := via.start("pktgen", "-socket", via.sock, "-id", fmt.Sprint(p.txID), "-f", "ping", "-mode", mode,
-			"-n", fmt.Sprint(r.o.Pings), "-d", r.o.PingLimit.String(), "-dst-mac", pgMAC(p.rxID), "-q", "-json")
-		if err != nil {
-			pong.kill()
-			return err
-		}
-		lm := r.load(ping, pong)
-		err = ping.wait(r.o.PingLimit + 10*time.Second)
-		load := lm.read()
-		pong.stop(syscall.SIGINT, 5*time.Second)
-		if err != nil {
-			return fmt.Errorf("pktgen ping: %w\n%s", err, tail(ping.out.String()))
-		}
-		var s pgSummary
-		if err := ping.jsonOut(&s); err != nil {
-			return err
-		}
-		if s.RTT == nil {
-			return errors.New("pktgen ping: no rtt in its summary")
-		}
+		load := s.load
 		us := func(ns int64) float64 { return float64(ns) / 1e3 }
 		row := Row{Kind: KindRTT, Mode: mode, Ring: 1 << DefaultRing, Procs: procs, Size: 60, Ports: 2, Runs: 1,
-			Background: load,
+			Background: load, Note: redoNote(n),
 			RTT: &RTT{Sent: s.RTT.Sent, Replies: s.RTT.Replies, Timeouts: s.RTT.Timeouts,
 				Min: us(s.RTT.Min), P50: us(s.RTT.P50), P90: us(s.RTT.P90), P99: us(s.RTT.P99),
 				P999: us(s.RTT.P999), Max: us(s.RTT.Max), Mean: s.RTT.Mean / 1e3}}
@@ -832,14 +860,67 @@ func (r *runner) rtt(ctx context.Context) error {
 			mode, label, row.RTT.P50, row.RTT.P99,
 			row.RTT.Replies, row.RTT.Sent)
 		r.rep.Rows = append(r.rep.Rows, row)
-		if err := via.waitLink(ctx, "sw0", p.txPort, false); err != nil {
-			return err
-		}
-		if err := via.waitLink(ctx, "sw0", p.rxPort, false); err != nil {
-			return err
-		}
 	}
 	return nil
+}
+
+// pingPong runs pktgen pong and ping on pair p and returns ping's summary,
+// with the others' load while it ran.
+func (r *runner) pingPong(ctx context.Context, p pair, mode string) (pgSummary, float64, error) {
+	var s pgSummary
+	pong, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.rxID), "-f", "pong", "-mode", mode,
+		"-d", "60s", "-q", "-json")
+	if err != nil {
+		return s, 0, err
+	}
+	defer pong.kill()
+	if err := r.waitLink(ctx, "sw0", p.rxPort, true); err != nil {
+		return s, 0, err
+	}
+	ping, err := r.start("pktgen", "-socket", r.sock, "-id", fmt.Sprint(p.txID), "-f", "ping", "-mode", mode,
+		"-n", fmt.Sprint(r.o.Pings), "-d", r.o.PingLimit.String(), "-dst-mac", pgMAC(p.rxID), "-q", "-json")
+	if err != nil {
+		return s, 0, err
+	}
+	lm := r.load(ping, pong)
+	err = ping.wait(r.o.PingLimit + 10*time.Second)
+	s.load = lm.read()
+	pong.stop(syscall.SIGINT, 5*time.Second)
+	if err != nil {
+		return s, 0, fmt.Errorf("pktgen ping: %w\n%s", err, tail(ping.out.String()))
+	}
+	if err := ping.jsonOut(&s); err != nil {
+		return s, 0, err
+	}
+	if s.RTT == nil {
+		return s, 0, errors.New("pktgen ping: no rtt in its summary")
+	}
+	if err := r.waitLink(ctx, "sw0", p.txPort, false); err != nil {
+		return s, 0, err
+	}
+	return s, s.load, r.waitLink(ctx, "sw0", p.rxPort, false)
+}
+
+// joinNotes joins the non-empty notes with "; ".
+func joinNotes(notes ...string) string {
+	var nn []string
+	for _, n := range notes {
+		if n != "" {
+			nn = append(nn, n)
+		}
+	}
+	return strings.Join(nn, "; ")
+}
+
+// redoNote says how many runs of a row were thrown away.
+func redoNote(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return "1 run redone: other work used the machine"
+	}
+	return fmt.Sprintf("%d runs redone: other work used the machine", n)
 }
 
 // rates measures mswitchd's CPU at fixed offered rates, 60-byte frames, in
@@ -848,7 +929,10 @@ func (r *runner) rates(ctx context.Context) error {
 	for _, mode := range []string{"interrupt", "poll"} {
 		for _, rate := range r.o.Rates {
 			r.background()
-			s, err := r.traffic(ctx, pairFor(mode, DefaultRing), 60, rate, r.o.RateDuration)
+			s, n, err := redo(r, fmt.Sprintf("%s at %s p/s", mode, Rate(rate)), func() (sample, float64, error) {
+				s, err := r.traffic(ctx, pairFor(mode, DefaultRing), 60, rate, r.o.RateDuration)
+				return s, s.other, err
+			})
 			if err != nil {
 				return fmt.Errorf("%s at %.0f p/s: %w", mode, rate, err)
 			}
@@ -856,7 +940,7 @@ func (r *runner) rates(ctx context.Context) error {
 				mode, rate, s.fwdMpps, s.cpuPct, s.cpuNs)
 			r.rep.Rows = append(r.rep.Rows, Row{Kind: KindRate, Mode: mode, Ring: 1 << DefaultRing, Size: 60, Ports: 2, Offered: rate,
 				Runs: 1, Mpps: s.fwdMpps, MppsMin: s.fwdMpps, MppsMax: s.fwdMpps, Gbps: s.fwdMpps * 60 * 8 / 1e3,
-				LossPct: s.loss, CPUPct: s.cpuPct, CPUNs: s.cpuNs, Background: s.other})
+				LossPct: s.loss, CPUPct: s.cpuPct, CPUNs: s.cpuNs, Background: s.other, Note: redoNote(n)})
 		}
 	}
 	return nil

@@ -131,9 +131,10 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 		"polling goroutines then share one core, as testpmd's forwarding lcore does. _Background_ is the CPU the machine spent on other work during the measurement "+
 		"windows (busy time from /proc/stat minus the utime+stime of the set's own processes; the most over the runs), in %% "+
 		"of one core (%d = all cores busy): the machine is shared, and numbers measured with a high background are "+
-		"worth less. Before each phase the set waits up to %v for that load to fall below 25%% of a core. "+
+		"worth less. Before each phase the set waits up to %v for that load to fall below 25%% of a core, and a "+
+		"measurement during which it passed 25%% is run again, within %v in all (%s). "+
 		"The data: [bench/memif.csv](bench/memif.csv).\n\n",
-		m.Cores, m.Cores, 100*m.Cores, o.QuietWait)
+		m.Cores, m.Cores, 100*m.Cores, o.QuietWait, o.RedoBudget, redone(rep.Redone))
 
 	fmt.Fprintf(w, "### Targets\n\n| Target | Goal | Measured | Status |\n|---|---|---|---|\n")
 	for _, t := range rep.Targets() {
@@ -153,8 +154,8 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 		"other in io forwarding on one lcore (CPU 1); Mp/s is the Rx-pps of one port, i.e. one direction, the "+
 		"median of the one-second intervals after the first two; its lcore forwards both directions, so the "+
 		"CPU ns/packet divides by twice that rate.\n\n", o.Duration, o.Runs)
-	fmt.Fprintf(w, "| Path | Mode | Ring slots | Frame (B) | Mp/s | Gb/s | Loss %% | CPU %% | CPU ns/packet | Background %% |\n")
-	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| Path | Mode | Ring slots | Frame (B) | Mp/s | Gb/s | Loss %% | CPU %% | CPU ns/packet | Background %% | Notes |\n")
+	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range rep.Rows {
 		if r.Kind != memifbench.KindThroughput && r.Kind != memifbench.KindTestpmd {
 			continue
@@ -166,15 +167,15 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 		if r.Procs > 0 {
 			mode += fmt.Sprintf(", mswitchd GOMAXPROCS=%d", r.Procs)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %.2f [%.2f-%.2f] | %.2f | %s | %.0f | %.0f | %.0f |\n", path, mode, r.Ring, r.Size,
-			r.Mpps, r.MppsMin, r.MppsMax, r.Gbps, loss, r.CPUPct, r.CPUNs, r.Background)
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %.2f [%.2f-%.2f] | %.2f | %s | %.0f | %.0f | %.0f | %s |\n", path, mode, r.Ring, r.Size,
+			r.Mpps, r.MppsMin, r.MppsMax, r.Gbps, loss, r.CPUPct, r.CPUNs, r.Background, r.Note)
 	}
 	fmt.Fprintln(w)
 
 	fmt.Fprintf(w, "### Round-trip time: pktgen ping -> mswitchd -> pktgen pong -> mswitchd -> pktgen ping\n\n")
 	fmt.Fprintf(w, "60-byte frames, 1024-slot rings, one request in flight, %d requests (at most %v); microseconds.\n\n",
 		o.Pings, o.PingLimit)
-	fmt.Fprintf(w, "| Mode | min | p50 | p90 | p99 | p99.9 | max | replies | Background %% |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| Mode | min | p50 | p90 | p99 | p99.9 | max | replies | Background %% | Notes |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range rep.Rows {
 		if r.Kind != memifbench.KindRTT || r.RTT == nil {
 			continue
@@ -184,8 +185,8 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 		if r.Procs > 0 {
 			mode += fmt.Sprintf(", mswitchd GOMAXPROCS=%d", r.Procs)
 		}
-		fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d/%d | %.0f |\n", mode,
-			t.Min, t.P50, t.P90, t.P99, t.P999, t.Max, t.Replies, t.Sent, r.Background)
+		fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d/%d | %.0f | %s |\n", mode,
+			t.Min, t.P50, t.P90, t.P99, t.P999, t.Max, t.Replies, t.Sent, r.Background, r.Note)
 	}
 	fmt.Fprintln(w)
 
@@ -195,12 +196,12 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 		"interrupt-driven switch costs CPU in proportion to the load, where a busy-polling one (DPDK, or "+
 		"mswitchd's poll mode) burns its cores at any load. The last line of each mode is the as-fast-as-possible "+
 		"60-byte throughput run with the same rings.\n\n", o.RateDuration)
-	fmt.Fprintf(w, "| Mode | Offered | Forwarded Mp/s | Loss %% | mswitchd CPU %% | CPU ns/packet | Background %% |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| Mode | Offered | Forwarded Mp/s | Loss %% | mswitchd CPU %% | CPU ns/packet | Background %% | Notes |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, mode := range []string{"interrupt", "poll"} {
 		for _, r := range rep.Rows {
 			if r.Mode == mode && (r.Kind == memifbench.KindRate || r.Kind == memifbench.KindThroughput && r.Size == 60 && r.Ring == 1<<memifbench.DefaultRing) {
-				fmt.Fprintf(w, "| %s | %s p/s | %.3f | %.2f | %.1f | %.0f | %.0f |\n", r.Mode, memifbench.Rate(r.Offered),
-					r.Mpps, r.LossPct, r.CPUPct, r.CPUNs, r.Background)
+				fmt.Fprintf(w, "| %s | %s p/s | %.3f | %.2f | %.1f | %.0f | %.0f | %s |\n", r.Mode, memifbench.Rate(r.Offered),
+					r.Mpps, r.LossPct, r.CPUPct, r.CPUNs, r.Background, r.Note)
 			}
 		}
 	}
@@ -239,6 +240,17 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 	if notes = strings.TrimSpace(notes); notes != "" {
 		fmt.Fprintf(w, "%s\n\n", notes)
 	}
+}
+
+// redone says how many measurements were run again.
+func redone(n int) string {
+	switch n {
+	case 0:
+		return "none was, this time"
+	case 1:
+		return "1 was, this time"
+	}
+	return fmt.Sprintf("%d were, this time", n)
 }
 
 // plotMemif draws memif-throughput.png and memif-cpu.png.
