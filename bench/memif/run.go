@@ -223,7 +223,11 @@ type Row struct {
 	// ClientCPUPct is the CPU of the clients living in this process (idle,
 	// scale), in percent of one core.
 	ClientCPUPct float64
-	RTT          *RTT
+	// BatchesPerSec is how many forwarding batches mswitchd ran for the
+	// sender's port per second in the window (cpu-rate, throughput); in
+	// interrupt mode, each wake-up runs one batch or more.
+	BatchesPerSec float64
+	RTT           *RTT
 	// Reached is the number of ports that received traffic, in the run
 	// where the fewest did (scale).
 	Reached int
@@ -502,18 +506,28 @@ func (r *runner) waitLink(ctx context.Context, sw, name string, up bool) error {
 	}
 }
 
-// portStats returns the counters of port sw/name.
-func (r *runner) portStats(ctx context.Context, sw, name string) (control.PortStats, error) {
-	st, err := r.c.SwitchStats(ctx, sw)
+// counters returns the packets sw0 sent out of p's receiver port and the
+// forwarding batches of p's sender port, all its input queues.
+func (r *runner) counters(ctx context.Context, p pair) (tx, batches uint64, err error) {
+	st, err := r.c.SwitchStats(ctx, "sw0")
 	if err != nil {
-		return control.PortStats{}, err
+		return 0, 0, err
 	}
-	for _, p := range st.Ports {
-		if p.Name == name {
-			return p, nil
+	found := false
+	for _, ps := range st.Ports {
+		if ps.Name == p.rxPort {
+			tx, found = ps.TxPackets, true
 		}
 	}
-	return control.PortStats{}, fmt.Errorf("switch %s has no port %s", sw, name)
+	if !found {
+		return 0, 0, fmt.Errorf("switch sw0 has no port %s", p.rxPort)
+	}
+	for _, w := range st.Workers {
+		if w.Port == p.txPort {
+			batches += w.Batches
+		}
+	}
+	return tx, batches, nil
 }
 
 // pktgen's MAC for memif id n.
@@ -609,6 +623,7 @@ type sample struct {
 	sentMpps         float64 // the sender's rate
 	fwdMpps          float64 // forwarded by mswitchd in the window
 	other            float64 // the others' load in the window
+	batchesPerSec    float64 // forwarding batches of the sender's port in the window
 	cpuPct, cpuNs    float64 // mswitchd in the window
 }
 
@@ -640,7 +655,7 @@ func (r *runner) traffic(ctx context.Context, p pair, size int, rate float64, d 
 
 	// The window: after the start-up, before the end.
 	time.Sleep(d / 6)
-	st0, err := r.portStats(ctx, "sw0", p.rxPort)
+	st0, b0, err := r.counters(ctx, p)
 	if err != nil {
 		return s, err
 	}
@@ -655,11 +670,12 @@ func (r *runner) traffic(ctx context.Context, p pair, size int, rate float64, d 
 		return s, err
 	}
 	s.other = lm.read()
-	st1, err := r.portStats(ctx, "sw0", p.rxPort)
+	st1, b1, err := r.counters(ctx, p)
 	if err != nil {
 		return s, err
 	}
-	fwd := st1.TxPackets - st0.TxPackets
+	fwd := st1 - st0
+	s.batchesPerSec = float64(b1-b0) / wall.Seconds()
 	s.fwdMpps = float64(fwd) / wall.Seconds() / 1e6
 	s.cpuPct = pct(cpu, wall)
 	if fwd > 0 {
@@ -796,6 +812,7 @@ func (r *runner) throughput(ctx context.Context) error {
 			row.LossPct = median(pick(ss, func(s sample) float64 { return s.loss }))
 			row.CPUPct = median(pick(ss, func(s sample) float64 { return s.cpuPct }))
 			row.CPUNs = median(pick(ss, func(s sample) float64 { return s.cpuNs }))
+			row.BatchesPerSec = median(pick(ss, func(s sample) float64 { return s.batchesPerSec }))
 			r.rep.Rows = append(r.rep.Rows, row)
 		}
 		if ts := tsamples[size]; len(ts) > 0 {
@@ -940,7 +957,8 @@ func (r *runner) rates(ctx context.Context) error {
 				mode, rate, s.fwdMpps, s.cpuPct, s.cpuNs)
 			r.rep.Rows = append(r.rep.Rows, Row{Kind: KindRate, Mode: mode, Ring: 1 << DefaultRing, Size: 60, Ports: 2, Offered: rate,
 				Runs: 1, Mpps: s.fwdMpps, MppsMin: s.fwdMpps, MppsMax: s.fwdMpps, Gbps: s.fwdMpps * 60 * 8 / 1e3,
-				LossPct: s.loss, CPUPct: s.cpuPct, CPUNs: s.cpuNs, Background: s.other, Note: redoNote(n)})
+				LossPct: s.loss, CPUPct: s.cpuPct, CPUNs: s.cpuNs, BatchesPerSec: s.batchesPerSec, Background: s.other,
+				Note: redoNote(n)})
 		}
 	}
 	return nil

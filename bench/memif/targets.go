@@ -130,7 +130,7 @@ func Rate(pps float64) string {
 func WriteCSV(w io.Writer, rep *Report) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"kind", "mode", "ring_slots", "gomaxprocs", "size", "ports", "dests", "offered_pps", "runs",
-		"mpps", "mpps_min", "mpps_max", "gbps", "sent_mpps", "loss_pct", "cpu_pct", "cpu_ns_per_pkt", "client_cpu_pct",
+		"mpps", "mpps_min", "mpps_max", "gbps", "sent_mpps", "loss_pct", "cpu_pct", "cpu_ns_per_pkt", "client_cpu_pct", "batches_per_s",
 		"rtt_min_us", "rtt_p50_us", "rtt_p90_us", "rtt_p99_us", "rtt_p999_us", "rtt_max_us", "rtt_replies", "rtt_sent",
 		"ports_reached", "background_pct", "note"})
 	g := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
@@ -142,7 +142,7 @@ func WriteCSV(w io.Writer, rep *Report) error {
 		}
 		line := []string{r.Kind, r.Mode, strconv.Itoa(r.Ring), strconv.Itoa(r.Procs), strconv.Itoa(r.Size), strconv.Itoa(r.Ports), strconv.Itoa(r.Dests),
 			g(r.Offered), strconv.Itoa(r.Runs), g(r.Mpps), g(r.MppsMin), g(r.MppsMax), g(r.Gbps), g(r.SentMpps), g(r.LossPct),
-			g(r.CPUPct), g(r.CPUNs), g(r.ClientCPUPct)}
+			g(r.CPUPct), g(r.CPUNs), g(r.ClientCPUPct), g(r.BatchesPerSec)}
 		line = append(line, rtt...)
 		line = append(line, strconv.Itoa(r.Reached), g(r.Background), r.Note)
 		cw.Write(line)

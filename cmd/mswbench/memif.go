@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -195,13 +196,19 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 		"forwarded are counted over a window inside the run. The mSwitch paper's Figure 8 point: an "+
 		"interrupt-driven switch costs CPU in proportion to the load, where a busy-polling one (DPDK, or "+
 		"mswitchd's poll mode) burns its cores at any load. The last line of each mode is the as-fast-as-possible "+
-		"60-byte throughput run with the same rings.\n\n", o.RateDuration)
-	fmt.Fprintf(w, "| Mode | Offered | Forwarded Mp/s | Loss %% | mswitchd CPU %% | CPU ns/packet | Background %% | Notes |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
+		"60-byte throughput run with the same rings. Batches/s are the forwarding batches mswitchd ran for the sender's "+
+		"port (its worker counters); in interrupt mode each wake-up runs one batch or more, in poll mode an empty poll "+
+		"is not counted.\n\n", o.RateDuration)
+	fmt.Fprintf(w, "| Mode | Offered | Forwarded Mp/s | Loss %% | mswitchd CPU %% | CPU ns/packet | Batches/s | Packets/batch | Background %% | Notes |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, mode := range []string{"interrupt", "poll"} {
 		for _, r := range rep.Rows {
 			if r.Mode == mode && (r.Kind == memifbench.KindRate || r.Kind == memifbench.KindThroughput && r.Size == 60 && r.Ring == 1<<memifbench.DefaultRing) {
-				fmt.Fprintf(w, "| %s | %s p/s | %.3f | %.2f | %.1f | %.0f | %.0f | %s |\n", r.Mode, memifbench.Rate(r.Offered),
-					r.Mpps, r.LossPct, r.CPUPct, r.CPUNs, r.Background, r.Note)
+				perBatch := 0.0
+				if r.BatchesPerSec > 0 {
+					perBatch = r.Mpps * 1e6 / r.BatchesPerSec
+				}
+				fmt.Fprintf(w, "| %s | %s p/s | %.3f | %.2f | %.1f | %.0f | %.0f | %.1f | %.0f | %s |\n", r.Mode,
+					memifbench.Rate(r.Offered), r.Mpps, r.LossPct, r.CPUPct, r.CPUNs, r.BatchesPerSec, perBatch, r.Background, r.Note)
 			}
 		}
 	}
@@ -412,6 +419,8 @@ func plotMemifCPU(rep *memifbench.Report) ([]*plot.Plot, error) {
 	for _, p := range []*plot.Plot{a, b} {
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		// From the power of ten below the lowest rate, so that it has a label.
+		p.X.Min, p.X.Max = math.Pow(10, math.Floor(math.Log10(lo))), hi*1.2
 		p.Legend.Top, p.Legend.Left = true, true
 		p.Legend.XOffs = vg.Points(6)
 	}
