@@ -373,7 +373,7 @@ func plotMemifThroughput(rep *memifbench.Report) ([]*plot.Plot, error) {
 func plotMemifCPU(rep *memifbench.Report) ([]*plot.Plot, error) {
 	a := newPlot("mswitchd CPU vs offered load (60 B)", "Forwarded rate (Mp/s, log scale)", "mswitchd CPU (% of one core)")
 	b := newPlot("mswitchd CPU per packet (60 B)", "Forwarded rate (Mp/s, log scale)", "CPU ns per packet (log scale)")
-	any, lo, hi, top := false, 1e9, 0.0, 0.0
+	any, lo, hi, top, nsLo := false, 1e9, 0.0, 0.0, 0.0
 	for i, mode := range []string{"interrupt", "poll"} {
 		var cpu, ns plotter.XYs
 		for _, r := range rep.Rows {
@@ -384,6 +384,9 @@ func plotMemifCPU(rep *memifbench.Report) ([]*plot.Plot, error) {
 			cpu = append(cpu, plotter.XY{X: r.Mpps, Y: r.CPUPct})
 			if r.CPUNs > 0 {
 				ns = append(ns, plotter.XY{X: r.Mpps, Y: r.CPUNs})
+				if nsLo == 0 || r.CPUNs < nsLo {
+					nsLo = r.CPUNs
+				}
 			}
 			lo, hi, top = min(lo, r.Mpps), max(hi, r.Mpps), max(top, r.CPUPct)
 		}
@@ -427,5 +430,8 @@ func plotMemifCPU(rep *memifbench.Report) ([]*plot.Plot, error) {
 	a.Y.Min, a.Y.Max = 0, max(top, 100)*1.35
 	b.Y.Scale = plot.LogScale{}
 	b.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	if nsLo > 0 {
+		b.Y.Min = math.Pow(10, math.Floor(math.Log10(nsLo))) // a labelled power of ten below the lowest
+	}
 	return []*plot.Plot{a, b}, nil
 }
