@@ -9,7 +9,7 @@
 //
 // which calls Run, writes docs/bench/memif.csv and the memif-*.png plots,
 // and rewrites the section of docs/BENCHMARKS.md between <!-- memif:start -->
-// and <!-- memif:end -->. The set takes about three minutes on two cores:
+// and <!-- memif:end -->. The set takes about four minutes on two cores:
 //
 //   - throughput: pktgen tx -> mswitchd (learning switch, two memif ports,
 //     the receiver's MAC in the table) -> pktgen rx, 60 and 1514 bytes,

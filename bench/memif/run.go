@@ -83,7 +83,7 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-// Full is the published set: about three minutes on two cores.
+// Full is the published set: about four minutes on two cores.
 func Full() Options {
 	return Options{
 		Runs:            3,

@@ -27,7 +27,7 @@
 // cores.
 //
 // With -memif, it runs the memif set instead (package bench/memif: mswitchd,
-// pktgen and dpdk-testpmd as processes, about three minutes) and writes
+// pktgen and dpdk-testpmd as processes, about four minutes) and writes
 // bench/memif.csv, bench/memif-*.png and the section of BENCHMARKS.md
 // between <!-- memif:start --> and <!-- memif:end -->, including the
 // hand-written bench/memif-notes.md; -memif-quick runs it with tiny
