@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mswitch/mswitch/internal/pktgen"
 	"log"
 	"os"
 	"os/exec"
@@ -535,26 +536,10 @@ func pgMAC(n int) string {
 	return fmt.Sprintf("02:70:67:%02x:%02x:%02x", n>>16&0xff, n>>8&0xff, n&0xff)
 }
 
-// pgSummary is the part of pktgen's -json summary the set reads.
+// pgSummary is pktgen's -json summary, with what the set adds to it.
 type pgSummary struct {
-	load   float64 // not pktgen's: the others' load while it ran
-	TX, RX *struct {
-		Packets uint64  `json:"packets"`
-		Mpps    float64 `json:"mpps"`
-		Gbps    float64 `json:"gbps"`
-	}
-	RTT *struct {
-		Sent     uint64  `json:"sent"`
-		Replies  uint64  `json:"replies"`
-		Timeouts uint64  `json:"timeouts"`
-		Min      int64   `json:"min_ns"`
-		Mean     float64 `json:"mean_ns"`
-		P50      int64   `json:"p50_ns"`
-		P90      int64   `json:"p90_ns"`
-		P99      int64   `json:"p99_ns"`
-		P999     int64   `json:"p999_ns"`
-		Max      int64   `json:"max_ns"`
-	}
+	pktgen.Summary
+	load float64 // not pktgen's: the others' load while it ran
 }
 
 // DefaultRing is the log2 ring size of memif ports and clients unless told
