@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mswitch/mswitch/control"
+	pg "github.com/mswitch/mswitch/internal/pktgen"
 )
 
 var bin string // directory of the built binaries
@@ -82,24 +83,11 @@ func (p *proc) wait(t *testing.T, d time.Duration) {
 	}
 }
 
-// summary is the part of pktgen's -json output the tests read.
-type summary struct {
-	Reconnects int `json:"reconnects"`
-	TX, RX     *struct {
-		Packets uint64 `json:"packets"`
-	}
-	Check *struct {
-		Lost uint64 `json:"lost"`
-		Late uint64 `json:"out_of_order"`
-		Dup  uint64 `json:"duplicates"`
-	}
-}
-
-func (p *proc) summary(t *testing.T) summary {
+func (p *proc) summary(t *testing.T) pg.Summary {
 	t.Helper()
 	out := p.out.Bytes()
 	i := bytes.IndexByte(out, '{')
-	var s summary
+	var s pg.Summary
 	if i < 0 || json.Unmarshal(out[i:], &s) != nil {
 		t.Fatalf("no JSON summary from %s:\n%s", p.cmd.Args[0], out)
 	}
