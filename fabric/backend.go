@@ -1,6 +1,10 @@
 package fabric
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/mswitch/mswitch/frame/vnet"
+)
 
 // MaxFrags is the most buffers one packet may span (netmap's NETMAP_MAX_FRAGS):
 // with 2 KB buffers, 64 fragments carry a 64 KB frame.
@@ -43,6 +47,12 @@ type Slot struct {
 	Buf []byte
 	// More is set when the packet continues in the next slot.
 	More bool
+	// Offload, on the first slot of a packet only, is what the sender left
+	// undone: a partial checksum, a GSO packet to segment. Backends that
+	// cannot receive offloaded packets leave it zero. The fabric hands it
+	// on to destinations that implement OffloadQueue and finishes the work
+	// in software for the others.
+	Offload vnet.Hdr
 }
 
 // An InQueue is a queue of packets arriving from the outside.
@@ -108,4 +118,18 @@ type OutQueue interface {
 	// Notify wakes the consumer after a Publish, if it sleeps. It is called
 	// without the lock and may make a system call.
 	Notify()
+}
+
+// An OffloadQueue is an OutQueue whose consumer takes offloaded packets (a
+// TAP device or an AF_PACKET socket with virtio-net headers): packets with a
+// partial checksum, and GSO packets up to MaxFrags buffers long.
+//
+// The fabric calls SetOffload once for the first slot of every packet it
+// puts in the queue, zero Hdr included, between reserving the slot and
+// publishing it, under the same rules as SetSlot. Queues that are not
+// OffloadQueues get only complete packets: the fabric finishes checksums and
+// segments GSO packets in software for them.
+type OffloadQueue interface {
+	OutQueue
+	SetOffload(i uint32, h vnet.Hdr)
 }
