@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mswitch/mswitch/frame/vnet"
 	"github.com/mswitch/mswitch/logic"
 )
 
@@ -81,6 +82,7 @@ type pktMeta struct {
 	frags int32 // number of slots
 	rest  int32 // bytes after the first slot
 	size  int32 // total bytes, once the logic has run
+	off   vnet.Hdr
 }
 
 // node threads a packet onto one destination list.
@@ -114,6 +116,8 @@ type scratch struct {
 	pkts    []logic.Packet
 	meta    []pktMeta // by packet, beside pkts
 	chained bool      // some packet of the batch spans several slots
+	offload bool      // some packet of the batch has offload state (meta.off)
+	offDst  bool      // the destination being planned takes offloaded packets
 
 	nodes  []node
 	dstIdx []int32 // by port ID: index+1 into dests, 0 if not active
@@ -122,6 +126,9 @@ type scratch struct {
 
 	drops [numDropReasons]uint64
 	out   outStats
+
+	bufs [][]byte // a packet's buffers, for the software offload fallbacks
+	seg  []byte   // a segment larger than a destination buffer, built here
 }
 
 func newScratch(batch int) *scratch {
@@ -130,6 +137,7 @@ func newScratch(batch int) *scratch {
 		pkts:  make([]logic.Packet, 0, batch),
 		meta:  make([]pktMeta, batch),
 		nodes: make([]node, 0, batch),
+		bufs:  make([][]byte, 0, MaxFrags),
 		dests: make([]dest, 0, 64),
 	}
 }
@@ -204,6 +212,7 @@ func (sc *scratch) gather(n, batch int) (used int, npkts, nbytes uint64) {
 	meta := sc.meta[:len(pkts)]
 	slots := sc.slots[:n]
 	sc.chained = false
+	sc.offload = false
 	k := 0
 	i := 0
 	for i < n && k < len(pkts) && k < batch {
@@ -212,6 +221,10 @@ func (sc *scratch) gather(n, batch int) (used int, npkts, nbytes uint64) {
 			pkts[k].Data = b
 			pkts[k].Dst = logic.Drop
 			meta[k] = pktMeta{first: int32(i), frags: 1}
+			if o := slots[i].Offload; !o.IsZero() {
+				meta[k].off = o
+				sc.offload = true
+			}
 			nbytes += uint64(len(b))
 			i++
 			k++
@@ -244,6 +257,10 @@ func (sc *scratch) gather(n, batch int) (used int, npkts, nbytes uint64) {
 		pkts[k].Data = b
 		pkts[k].Dst = logic.Drop
 		meta[k] = pktMeta{first: int32(first), frags: int32(i - first), rest: int32(size - len(b))}
+		if o := slots[first].Offload; !o.IsZero() {
+			meta[k].off = o
+			sc.offload = true
+		}
 		sc.chained = true
 		nbytes += uint64(size)
 		k++
@@ -431,14 +448,16 @@ func (q *inq) deliverTo(d *dest) {
 	if total == 0 {
 		return
 	}
-	// Plan: one slot per packet unless some packet needs several.
+	// Plan: one slot per packet unless some packet needs several, or
+	// offloaded packets go to a port that cannot take them (segmentation).
 	want := uint32(total)
-	multi := max(d.maxSize, sc.bcast.maxSize) > int32(bs)
+	sc.offDst = r.off != nil
+	multi := max(d.maxSize, sc.bcast.maxSize) > int32(bs) || sc.offload && !sc.offDst
 	if multi {
 		want = 0
 		m := sc.iter(d)
 		for p := m.next(); p >= 0; p = m.next() {
-			if k := slotsFor(sc.meta[p].size, bs); k <= MaxFrags {
+			if k := sc.slotsOf(p, bs); k > 0 {
 				want += uint32(k)
 			}
 		}
@@ -460,7 +479,7 @@ func (q *inq) deliverTo(d *dest) {
 	if tb := d.port.tap.Load(); tb != nil {
 		tap = tb.t
 	}
-	if d.all && !multi && !sc.chained && tap == nil {
+	if d.all && !multi && !sc.chained && tap == nil && r.off == nil {
 		// The whole batch, one buffer per packet, to one port: a tight loop.
 		pkts := sc.pkts[:min(int(n), len(sc.pkts))]
 		oq := r.q
@@ -478,8 +497,8 @@ func (q *inq) deliverTo(d *dest) {
 	m := sc.iter(d)
 	for p := m.next(); p >= 0; p = m.next() {
 		size := sc.meta[p].size
-		k := slotsFor(size, bs)
-		if k > MaxFrags {
+		k := sc.slotsOf(p, bs)
+		if k < 0 {
 			st.drops[DropOversize]++
 			continue
 		}
@@ -487,15 +506,29 @@ func (q *inq) deliverTo(d *dest) {
 			st.drops[DropQueueFull]++
 			continue
 		}
-		if k == 1 && sc.meta[p].frags == 1 {
-			c := copy(r.q.Buffer(j), sc.pkts[p].Data)
-			r.q.SetSlot(j, c, false)
-			j++
+		off := sc.meta[p].off
+		if r.off == nil && off.GSO() != vnet.GSONone {
+			var segs, bytes uint64
+			j, segs, bytes = sc.segment(r.q, bs, j, p)
+			st.packets += segs
+			st.bytes += bytes
 		} else {
-			j = sc.copyChain(r.q, bs, j, p)
+			first := j
+			if k == 1 && sc.meta[p].frags == 1 {
+				c := copy(r.q.Buffer(j), sc.pkts[p].Data)
+				r.q.SetSlot(j, c, false)
+				j++
+			} else {
+				j = sc.copyChain(r.q, bs, j, p)
+			}
+			if r.off != nil {
+				r.off.SetOffload(first, off)
+			} else if off.NeedsCsum() {
+				sc.finishChecksum(r.q, bs, first, j, p)
+			}
+			st.packets++
+			st.bytes += uint64(size)
 		}
-		st.packets++
-		st.bytes += uint64(size)
 		if tap != nil {
 			tap.Packet(Out, d.port.id, sc.pkts[p].Data, sc.rest(p))
 		}
@@ -512,8 +545,8 @@ func (sc *scratch) fit(d *dest, room uint32, bs int) uint32 {
 	var used uint32
 	m := sc.iter(d)
 	for p := m.next(); p >= 0; p = m.next() {
-		k := uint32(slotsFor(sc.meta[p].size, bs))
-		if k > MaxFrags {
+		k := uint32(sc.slotsOf(p, bs))
+		if int32(k) < 0 {
 			continue
 		}
 		if used+k > room {

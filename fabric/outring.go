@@ -21,6 +21,7 @@ import (
 // range for the oldest one to publish.
 type outRing struct {
 	q       OutQueue
+	off     OffloadQueue // q, if it takes offloaded packets; else nil
 	bufSize int
 
 	mu sync.Mutex
@@ -48,6 +49,7 @@ const leasePending = ^uint32(0)
 
 func newOutRing(q OutQueue) *outRing {
 	r := &outRing{q: q, bufSize: q.BufSize(), leases: make([]uint32, 64)}
+	r.off, _ = q.(OffloadQueue)
 	return r
 }
 

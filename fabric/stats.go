@@ -10,8 +10,9 @@ import (
 // DropReason says why the fabric discarded a packet.
 type DropReason int
 
-// Drop reasons. The first four are counted at the port the packet came
-// from, the last two at the port it was going to.
+// Drop reasons. Lookup, malformed, no-port, loop and offload are counted at
+// the port the packet came from, queue-full and oversize at the port it was
+// going to.
 const (
 	DropLookup    DropReason = iota // the logic returned logic.Drop
 	DropMalformed                   // the logic returned logic.DropMalformed, or a broken buffer chain
@@ -19,12 +20,13 @@ const (
 	DropLoop                        // the destination is the input port
 	DropQueueFull                   // no room in the destination's output queue
 	DropOversize                    // the packet needs more than MaxFrags of the destination's buffers
+	DropOffload                     // the packet's offload state (Slot.Offload) does not fit the packet
 	NumDropReasons
 )
 
 const numDropReasons = NumDropReasons
 
-var dropNames = [NumDropReasons]string{"lookup", "malformed", "no-port", "loop", "queue-full", "oversize"}
+var dropNames = [NumDropReasons]string{"lookup", "malformed", "no-port", "loop", "queue-full", "oversize", "offload"}
 
 func (r DropReason) String() string {
 	if r >= 0 && r < NumDropReasons {
