@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mswitch/mswitch/internal/spin"
 )
 
 // Conn is the memif client API pktgen drives; *memif.Client implements it.
@@ -416,17 +417,6 @@ func (s *session) sleep(d time.Duration) {
 	}
 }
 
-// backoff is called when a ring had no room: yield a few times, then sleep
-// a little, so the switch gets the CPU on a small machine.
-func backoff(spins *int) {
-	*spins++
-	if *spins < 16 {
-		runtime.Gosched()
-		return
-	}
-	time.Sleep(50 * time.Microsecond)
-}
-
 func (s *session) pacer(q int) *Pacer {
 	if s.r.cfg.Rate == 0 {
 		return nil
@@ -512,7 +502,7 @@ func (s *session) tx(q int) error {
 // the queue's share is sent or the session stops.
 func (s *session) txLoop(st *queueState, pace *Pacer, remaining func() int, send func(int) (int, error)) error {
 	size := uint64(s.r.cfg.Size)
-	spins := 0
+	var full spin.Backoff // the ring had no room
 	for !s.stop.Load() {
 		want := remaining()
 		if want == 0 {
@@ -537,9 +527,9 @@ func (s *session) txLoop(st *queueState, pace *Pacer, remaining func() int, send
 			return err
 		}
 		if n == 0 {
-			backoff(&spins)
+			full.Wait()
 		} else {
-			spins = 0
+			full.Reset()
 		}
 	}
 	return nil
@@ -644,7 +634,8 @@ func (s *session) pong(q int) error {
 		s.r.rxTotal.Add(uint64(n))
 		// Send what fits; give the peer a millisecond to make room for
 		// the rest, then drop it: a reflector must not stall its input.
-		sent, spins := 0, 0
+		sent := 0
+		var full spin.Backoff
 		deadline := time.Now().Add(time.Millisecond)
 		for sent < m && !s.stop.Load() {
 			k, err := s.conn.Send(q, out[sent:m])
@@ -660,7 +651,7 @@ func (s *session) pong(q int) error {
 				if time.Now().After(deadline) {
 					break
 				}
-				backoff(&spins)
+				full.Wait()
 			}
 		}
 		st.pongDropped.Add(uint64(n - sent))
@@ -699,7 +690,7 @@ func (s *session) ping(q int) error {
 	pace := s.pacer(q)
 	timeout := cfg.Timeout.Nanoseconds()
 	lastExpiry := time.Now().UnixNano()
-	spins := 0
+	var full spin.Backoff
 	for !s.stop.Load() {
 		more := limit == 0 || st.pingSent.Load() < limit
 		if !more && outstanding == 0 {
@@ -728,10 +719,10 @@ func (s *session) ping(q int) error {
 				if pace != nil {
 					pace.Return(1)
 				}
-				backoff(&spins)
+				full.Wait()
 				break
 			}
-			spins = 0
+			full.Reset()
 			window[seq%uint32(len(window))] = inflight{seq: seq, sent: now, live: true}
 			seq++
 			outstanding++

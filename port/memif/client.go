@@ -19,11 +19,11 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/mswitch/mswitch/internal/spin"
 	"golang.org/x/sys/unix"
 )
 
@@ -669,7 +669,7 @@ func (c *Client) Discard(q int) (n int, bytes uint64, err error) {
 // Wait blocks until M2S queue q has packets (true), the timeout expires
 // (false; a negative timeout waits forever) or the connection is lost (an
 // error). In Interrupt mode it sleeps on the ring's eventfd; in Poll mode
-// it spins, yielding, then sleeping a little.
+// it polls the ring, yielding the core more and more (spin.Backoff).
 func (c *Client) Wait(q int, timeout time.Duration) (bool, error) {
 	r, err := c.enter(c.rx, q, "wait")
 	if err != nil {
@@ -680,7 +680,8 @@ func (c *Client) Wait(q int, timeout time.Duration) (bool, error) {
 	if timeout >= 0 {
 		deadline = time.Now().Add(timeout)
 	}
-	for spins := 0; ; spins++ {
+	idle := spin.Backoff{Yields: 2048} // poll mode: stay awake ~1 ms
+	for {
 		avail, err := r.available()
 		if err != nil {
 			c.fail(err)
@@ -698,11 +699,7 @@ func (c *Client) Wait(q int, timeout time.Duration) (bool, error) {
 			return false, nil
 		}
 		if r.file == nil { // Poll mode
-			if spins < 1000 {
-				runtime.Gosched()
-			} else {
-				time.Sleep(20 * time.Microsecond)
-			}
+			idle.Wait()
 			continue
 		}
 		r.file.SetReadDeadline(deadline)

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/mswitch/mswitch/fabric"
+	"github.com/mswitch/mswitch/internal/spin"
 	"golang.org/x/sys/unix"
 )
 
@@ -110,7 +111,7 @@ func newPort(s *Server, cfg PortConfig) (*Port, error) {
 	}
 	p := &Port{srv: s, cfg: cfg, junk: junk, outsDown: []fabric.OutQueue{downQueue{}}}
 	for i := 0; i < cfg.Queues; i++ {
-		p.in = append(p.in, &inQueue{p: p, idx: i, kick: make(chan struct{}, 1)})
+		p.in = append(p.in, &inQueue{p: p, idx: i, kick: make(chan struct{}, 1), idle: spin.Backoff{Yields: 2048}})
 	}
 	p.status.Mode = cfg.Mode
 	p.status.Rejects = map[string]uint64{}

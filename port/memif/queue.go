@@ -16,12 +16,12 @@ package memif
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mswitch/mswitch/fabric"
+	"github.com/mswitch/mswitch/internal/spin"
 )
 
 // s2mQueue is one connected S2M ring, consumed by the fabric.
@@ -63,6 +63,11 @@ type inQueue struct {
 	interrupted atomic.Bool
 	kick        chan struct{} // wakes a Wait that sleeps while down
 
+	// idle paces Wait in poll mode: it yields the core, and after about a
+	// millisecond without packets sleeps in short steps (as VPP's adaptive
+	// mode does); Receive restarts it when packets come.
+	idle spin.Backoff
+
 	// Wait's view of the ring's eventfd: a dup of it, in the netpoller.
 	// file is replaced only by the Wait goroutine; fileMu lets wake set a
 	// deadline on it from other goroutines.
@@ -88,6 +93,9 @@ func (q *inQueue) Receive(slots []fabric.Slot) int {
 		return 0
 	}
 	n := min(int(avail), len(slots))
+	if n > 0 {
+		q.idle.Reset()
+	}
 	for k := 0; k < n; k++ {
 		d := r.desc[(s.last+uint16(k))&r.mask] // one read; only the copy is used
 		b, ok := s.l.bytes(d.region, d.offset, d.length)
@@ -127,7 +135,7 @@ func (q *inQueue) Wait() error {
 	case s == nil || q.file == nil && !s.poll:
 		<-q.kick
 	case s.poll:
-		runtime.Gosched()
+		q.idle.Wait()
 	case !s.pending():
 		q.file.SetReadDeadline(time.Time{})
 		// Whoever changes the state below changes it before calling wake:
