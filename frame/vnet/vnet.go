@@ -8,8 +8,20 @@
 // A backend that reads such headers puts the decoded Hdr on the first slot of
 // the packet (fabric.Slot.Offload); a backend that can hand offloaded packets
 // on implements fabric.OffloadQueue. For every other destination the fabric
-// finishes the work in software (Checksum, Segment), so no port ever emits a
-// packet with an unfinished checksum.
+// finishes the work in software, so no port ever emits a packet with an
+// unfinished checksum:
+//
+//  1. Validate checks a header against the packet length, the way the
+//     kernel's virtio_net_hdr_to_skb does, and returns a sentinel error the
+//     fabric counts as a drop reason.
+//  2. A packet that is not GSO but NeedsCsum gets its checksum completed in
+//     place by FinishChecksum (buffer chain) or FinishChecksumFlat.
+//  3. A GSO packet is planned with NewPlan, which parses its headers once and
+//     tells how many segments it makes and how long each is, so the fabric
+//     can reserve output slots; Plan.WriteSegment then writes segment k with
+//     its headers fixed and every checksum complete.
+//
+// None of these allocate; they are meant for the forwarding path.
 package vnet
 
 import (
@@ -92,4 +104,88 @@ func (h Hdr) Encode(b []byte) {
 	binary.LittleEndian.PutUint16(b[4:], h.GSOSize)
 	binary.LittleEndian.PutUint16(b[6:], h.CsumStart)
 	binary.LittleEndian.PutUint16(b[8:], h.CsumOffset)
+}
+
+// Errors, one per drop reason, so the fabric can count them with errors.Is.
+var (
+	// ErrBadCsum: CsumStart/CsumOffset point outside the packet, or not at
+	// the checksum field of the transport header a GSO type implies.
+	ErrBadCsum = errors.New("vnet: bad checksum start or offset")
+	// ErrBadGSO: unknown GSO type, zero or unusable GSOSize, or a packet
+	// that would make too many or too large segments.
+	ErrBadGSO = errors.New("vnet: bad GSO type or size")
+	// ErrBadHdrLen: HdrLen exceeds the packet.
+	ErrBadHdrLen = errors.New("vnet: header length beyond the packet")
+	// ErrBadHeaders: the packet's Ethernet, IP or transport headers are
+	// truncated, do not match the GSO type, are an IP fragment, or do not
+	// fit in the first buffer.
+	ErrBadHeaders = errors.New("vnet: headers do not match the GSO type")
+	// ErrUnsupported: a valid request this package does not carry out
+	// (UFO over IPv6; see NewPlan).
+	ErrUnsupported = errors.New("vnet: unsupported offload")
+	// ErrShortBuffer: the destination cannot hold the segment.
+	ErrShortBuffer = errors.New("vnet: destination buffer too small")
+	// ErrSegment: segment index out of range, or the source buffers do
+	// not hold the packet NewPlan was given.
+	ErrSegment = errors.New("vnet: segment out of range of the packet")
+)
+
+// Transport header lengths and checksum field offsets, as the kernel checks
+// them.
+const (
+	tcpHdrLen    = 20
+	udpHdrLen    = 8
+	tcpCsumField = 16
+	udpCsumField = 6
+)
+
+// Validate checks h against a packet of pktLen bytes (Ethernet header
+// included) the way the kernel's virtio_net_hdr_to_skb and the TAP and
+// AF_PACKET write paths do before they accept it:
+//
+//   - a GSO type other than GSONone must be GSOTCPv4, GSOTCPv6, GSOUDP or
+//     GSOUDPL4, optionally with GSOECN (not for GSOUDPL4; GSOECN alone is
+//     invalid), and GSOSize must be nonzero (ErrBadGSO);
+//   - GSOUDPL4 requires NeedsCsum (ErrBadGSO);
+//   - with NeedsCsum, CsumStart+CsumOffset+2 must lie within the packet, as
+//     must the minimal transport header at CsumStart for a GSO type, and a
+//     GSO packet's CsumOffset must be that of the TCP or UDP checksum field
+//     (ErrBadCsum);
+//   - HdrLen must not exceed the packet (ErrBadHdrLen). A smaller wrong
+//     HdrLen, or 0, is accepted as the kernel does: it is only a hint, and
+//     NewPlan computes the real header length from the packet.
+//
+// Validate reads no packet bytes; NewPlan checks the headers themselves.
+func (h Hdr) Validate(pktLen int) error {
+	thlen, csumField := 0, -1
+	if h.GSOType != GSONone {
+		switch h.GSO() {
+		case GSOTCPv4, GSOTCPv6:
+			thlen, csumField = tcpHdrLen, tcpCsumField
+		case GSOUDP:
+			thlen = udpHdrLen
+		case GSOUDPL4:
+			if !h.NeedsCsum() || h.GSOType&GSOECN != 0 {
+				return ErrBadGSO
+			}
+			thlen, csumField = udpHdrLen, udpCsumField
+		default:
+			return ErrBadGSO
+		}
+		if h.GSOSize == 0 {
+			return ErrBadGSO
+		}
+	}
+	if h.NeedsCsum() {
+		if csumField >= 0 && int(h.CsumOffset) != csumField {
+			return ErrBadCsum
+		}
+		if int(h.CsumStart)+max(thlen, int(h.CsumOffset)+2) > pktLen {
+			return ErrBadCsum
+		}
+	}
+	if int(h.HdrLen) > pktLen {
+		return ErrBadHdrLen
+	}
+	return nil
 }
