@@ -14,6 +14,14 @@ var Version = "0.1.0-dev"
 const (
 	TypeMemif = "memif"
 	TypePipe  = "pipe"
+	// TypeAFXDP attaches a kernel interface over AF_XDP; when XDP cannot be
+	// attached to it, the daemon falls back to AF_PACKET and logs why
+	// (PortInfo.Backend then says "afpacket").
+	TypeAFXDP = "afxdp"
+	// TypeAFPacket attaches a kernel interface over AF_PACKET (TPACKET_V3).
+	TypeAFPacket = "afpacket"
+	// TypeTap makes the host's own stack a port, through a TAP device.
+	TypeTap = "tap"
 )
 
 // Port states, in PortInfo.State.
@@ -56,6 +64,28 @@ type PortSpec struct {
 	Type  string     `json:"type"` // TypeMemif or TypePipe
 	Memif *MemifSpec `json:"memif,omitempty"`
 	Pipe  *PipeSpec  `json:"pipe,omitempty"`
+	// Kernel configures TypeAFXDP and TypeAFPacket ports.
+	Kernel *KernelSpec `json:"kernel,omitempty"`
+	// Tap configures TypeTap ports.
+	Tap *TapSpec `json:"tap,omitempty"`
+}
+
+// KernelSpec configures a port on a kernel network interface (AF_XDP or
+// AF_PACKET).
+type KernelSpec struct {
+	Interface string `json:"interface"`        // e.g. "veth0"; "" means the port's name
+	Queues    int    `json:"queues,omitempty"` // queues (sockets) to use; 0: 1
+	Mode      string `json:"mode,omitempty"`   // "interrupt" (default) or "poll"
+	// XDPMode is "auto" (default: native where the driver has it), "native"
+	// or "generic"; AF_XDP only.
+	XDPMode string `json:"xdp_mode,omitempty"`
+}
+
+// TapSpec configures a TAP port: the host's stack sees a network interface
+// named Name (created if absent, removed with the port if created).
+type TapSpec struct {
+	Name   string `json:"name,omitempty"`   // "" means the port's name
+	Queues int    `json:"queues,omitempty"` // 0: 1
 }
 
 // MemifSpec configures a memif port: mswitchd is the memif server (the
@@ -90,8 +120,13 @@ type PortInfo struct {
 	Error string `json:"error,omitempty"`
 	// Memif is the port's spec, with its socket resolved (while attached)
 	// and its secret, if any, replaced by "*".
-	Memif *MemifSpec `json:"memif,omitempty"`
-	Pipe  *PipeSpec  `json:"pipe,omitempty"`
+	Memif  *MemifSpec  `json:"memif,omitempty"`
+	Pipe   *PipeSpec   `json:"pipe,omitempty"`
+	Kernel *KernelSpec `json:"kernel,omitempty"`
+	Tap    *TapSpec    `json:"tap,omitempty"`
+	// Backend is what carries a kernel port: "afxdp" or "afpacket" (an
+	// afxdp port falls back to afpacket when XDP cannot be attached).
+	Backend string `json:"backend,omitempty"`
 	// Link is the memif connection's state.
 	Link *MemifStatus `json:"link,omitempty"`
 }
