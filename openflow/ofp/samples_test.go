@@ -2,8 +2,8 @@ package ofp
 
 import "net/netip"
 
-func ip4(s string) []byte { a := netip.MustParseAddr(s).As4(); return a[:] }
-func ip6(s string) []byte { a := netip.MustParseAddr(s).As16(); return a[:] }
+func ip4(s string) []byte  { a := netip.MustParseAddr(s).As4(); return a[:] }
+func ip6(s string) []byte  { a := netip.MustParseAddr(s).As16(); return a[:] }
 func mac(b ...byte) []byte { return b }
 
 // everyFieldMatch uses every OpenFlow basic field once (not a consistent
