@@ -127,8 +127,9 @@ type scratch struct {
 	drops [numDropReasons]uint64
 	out   outStats
 
-	bufs [][]byte // a packet's buffers, for the software offload fallbacks
-	seg  []byte   // a segment larger than a destination buffer, built here
+	bufs  [][]byte    // a packet's buffers, for the software offload fallbacks
+	seg   []byte      // a segment larger than a destination buffer, built here
+	plans []vnet.Plan // by packet: how a GSO packet is segmented
 }
 
 func newScratch(batch int) *scratch {
@@ -269,6 +270,10 @@ func (sc *scratch) gather(n, batch int) (used int, npkts, nbytes uint64) {
 	return i, npkts + uint64(k), nbytes
 }
 
+// dropCounted marks a packet the fabric dropped and counted before
+// classification (bad offload state). It is no value a logic may return.
+const dropCounted logic.Dst = logic.ToSet - 1
+
 // classify builds the destination lists (phases 2 and 2b).
 func (q *inq) classify(t *portTable) {
 	sc := q.sc
@@ -291,6 +296,15 @@ func (q *inq) classify(t *portTable) {
 		meta[i].size = s
 		maxSize = max(maxSize, s)
 		uniform = uniform && pkts[i].Dst == d0
+	}
+	if sc.offload {
+		for i := range pkts {
+			if !meta[i].off.IsZero() && !sc.checkOffload(i) {
+				sc.drops[DropOffload]++
+				pkts[i].Dst = dropCounted
+				uniform = false
+			}
+		}
 	}
 	if uniform && d0 < logic.MaxPorts && logic.PortID(d0) != src {
 		if dp := t.lookup(logic.PortID(d0)); dp != nil {
@@ -337,6 +351,7 @@ func (q *inq) classify(t *portTable) {
 			}
 		case d == logic.DropMalformed:
 			sc.drops[DropMalformed]++
+		case d == dropCounted:
 		default:
 			sc.drops[DropLookup]++
 		}

@@ -10,6 +10,28 @@ import (
 // copy, and it cuts a GSO packet into segments, writing each one straight
 // into the destination's buffers (one copy, as for any packet).
 
+// checkOffload validates the offload state of packet i after the logic ran
+// (it may have changed the packet) and plans the segmentation of a GSO
+// packet. It reports false for a packet to drop (DropOffload).
+func (sc *scratch) checkOffload(i int) bool {
+	m := &sc.meta[i]
+	if err := m.off.Validate(int(m.size)); err != nil {
+		return false
+	}
+	if m.off.GSO() == vnet.GSONone {
+		return true
+	}
+	if sc.plans == nil {
+		sc.plans = make([]vnet.Plan, len(sc.meta))
+	}
+	pl, err := vnet.NewPlan(m.off, sc.chain(int32(i)))
+	if err != nil {
+		return false
+	}
+	sc.plans[i] = pl
+	return true
+}
+
 // slotsOf returns how many slots of size bs packet p takes in the
 // destination being planned (sc.offDst), or -1 if it cannot go there.
 func (sc *scratch) slotsOf(p int32, bs int) int32 {
@@ -20,19 +42,14 @@ func (sc *scratch) slotsOf(p int32, bs int) int32 {
 		}
 		return -1
 	}
-	n := segCount(m.off, int(m.size))
-	if n <= 0 {
+	pl := &sc.plans[p]
+	n := int32(pl.Segments())
+	first := slotsFor(int32(pl.SegmentLen(0)), bs)
+	last := slotsFor(int32(pl.SegmentLen(int(n-1))), bs)
+	if first > MaxFrags {
 		return -1
 	}
-	var k int32
-	for i := 0; i < n; i++ {
-		s := slotsFor(int32(segLen(m.off, int(m.size), i)), bs)
-		if s > MaxFrags {
-			return -1
-		}
-		k += s
-	}
-	return k
+	return (n-1)*first + last
 }
 
 // chain returns packet p's buffers in order, the first as the logic left it.
@@ -53,26 +70,19 @@ func (sc *scratch) chain(p int32) [][]byte {
 // their bytes. The slots were reserved by the plan (slotsOf). A segment
 // larger than one buffer is built in scratch memory and copied as a chain.
 func (sc *scratch) segment(q OutQueue, bs int, j uint32, p int32) (next uint32, segs, bytes uint64) {
-	m := &sc.meta[p]
+	pl := &sc.plans[p]
 	src := sc.chain(p)
-	n := segCount(m.off, int(m.size))
-	for i := 0; i < n; i++ {
-		want := segLen(m.off, int(m.size), i)
+	for k := 0; k < pl.Segments(); k++ {
+		want := pl.SegmentLen(k)
 		if want <= bs {
-			c, err := writeSegment(q.Buffer(j)[:bs], src, m.off, i)
-			if err != nil {
-				c = 0 // cannot happen after validation; keep the ring sane
-			}
+			c, _ := pl.WriteSegment(q.Buffer(j)[:bs], src, k) // cannot fail once planned
 			q.SetSlot(j, c, false)
 			j++
 		} else {
-			if cap(sc.seg) < want {
-				sc.seg = make([]byte, 64<<10+vnet.Len)
+			if len(sc.seg) < want {
+				sc.seg = make([]byte, pl.MaxSegmentLen())
 			}
-			c, err := writeSegment(sc.seg[:cap(sc.seg)], src, m.off, i)
-			if err != nil {
-				c = 0
-			}
+			c, _ := pl.WriteSegment(sc.seg, src, k)
 			j = copyOut(q, bs, j, sc.seg[:c])
 		}
 		segs++
@@ -96,9 +106,13 @@ func copyOut(q OutQueue, bs int, j uint32, b []byte) uint32 {
 }
 
 // finishChecksum completes the partial checksum of packet p, copied into
-// slots [first, end) of q.
+// slots [first, end) of q. checkOffload made sure the field is inside.
 func (sc *scratch) finishChecksum(q OutQueue, bs int, first, end uint32, p int32) {
 	m := &sc.meta[p]
+	if first+1 == end {
+		vnet.FinishChecksumFlat(q.Buffer(first)[:m.size], m.off)
+		return
+	}
 	bufs := sc.bufs[:0]
 	left := int(m.size)
 	for j := first; j != end; j++ {
@@ -107,5 +121,5 @@ func (sc *scratch) finishChecksum(q OutQueue, bs int, first, end uint32, p int32
 		left -= n
 	}
 	sc.bufs = bufs
-	finishChecksum(bufs, m.off)
+	vnet.FinishChecksum(bufs, m.off)
 }
