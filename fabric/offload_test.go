@@ -25,9 +25,11 @@ func (s *slotSource) Interrupt()    {}
 
 type sourceBackend struct{ in *slotSource }
 
-func (b sourceBackend) InQueues() []fabric.InQueue   { return []fabric.InQueue{b.in} }
-func (b sourceBackend) OutQueues() []fabric.OutQueue { return []fabric.OutQueue{newRecorder(2048, false)} }
-func (b sourceBackend) Close() error                 { return nil }
+func (b sourceBackend) InQueues() []fabric.InQueue { return []fabric.InQueue{b.in} }
+func (b sourceBackend) OutQueues() []fabric.OutQueue {
+	return []fabric.OutQueue{newRecorder(2048, false)}
+}
+func (b sourceBackend) Close() error { return nil }
 
 // recorder is an OutQueue (and, if offload, an OffloadQueue) that keeps
 // every published packet, reassembled from its chain.
