@@ -70,8 +70,15 @@ func FuzzValidateSegment(f *testing.F) {
 		}
 		const guard = 16
 		buf := make([]byte, p.MaxSegmentLen()+guard)
+		// Huge segment counts (GSOSize 1) say nothing new and would stall
+		// the fuzzer: check the first and last segments of those only.
+		const sample = 64
+		all := p.Segments() <= 4*sample
 		var ufo []byte
 		for k := range p.Segments() {
+			if !all && k >= sample && k < p.Segments()-sample {
+				continue
+			}
 			n := p.SegmentLen(k)
 			for i := range buf {
 				buf[i] = 0xa5
@@ -113,7 +120,7 @@ func FuzzValidateSegment(f *testing.F) {
 				t.Fatalf("segment %d: transport sum %#x", k, s)
 			}
 		}
-		if p.gso == GSOUDP {
+		if p.gso == GSOUDP && all {
 			ip := src[0][p.l3:]
 			if s := fold(pseudoRef(ip, false, 17, len(ufo)) + refSum(ufo)); s != 0xffff || binary.BigEndian.Uint16(ufo[6:]) == 0 {
 				t.Fatalf("reassembled datagram: sum %#x", s)
