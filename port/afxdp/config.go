@@ -1,0 +1,232 @@
+package afxdp
+
+import (
+	"fmt"
+	"log/slog"
+	"math/bits"
+	"os"
+	"strings"
+)
+
+// Mode says how an input queue's goroutine waits for packets.
+type Mode int
+
+const (
+	// Interrupt: the goroutine sleeps in the Go netpoller until the
+	// socket is readable. An idle port costs no CPU.
+	Interrupt Mode = iota
+	// Poll: Wait returns at once (busy polling); after a few empty polls
+	// each Wait yields the CPU with sched_yield. The queue's goroutine
+	// keeps a core busy, idle or not.
+	Poll
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Interrupt:
+		return "interrupt"
+	case Poll:
+		return "poll"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// ParseMode parses "interrupt" or "poll" (case-insensitive).
+func ParseMode(s string) (Mode, error) {
+	switch strings.ToLower(s) {
+	case "interrupt":
+		return Interrupt, nil
+	case "poll":
+		return Poll, nil
+	}
+	return 0, fmt.Errorf("parse afxdp mode %q: want interrupt or poll", s)
+}
+
+// XDPMode says where in the kernel the XDP program runs.
+type XDPMode int
+
+const (
+	// XDPAuto attaches in native mode if the driver takes it, as veth
+	// does, and in generic mode otherwise.
+	XDPAuto XDPMode = iota
+	// XDPNative runs the program in the driver, before an skb exists.
+	XDPNative
+	// XDPGeneric runs the program on skbs, for any driver (slower).
+	XDPGeneric
+)
+
+func (m XDPMode) String() string {
+	switch m {
+	case XDPAuto:
+		return "auto"
+	case XDPNative:
+		return "native"
+	case XDPGeneric:
+		return "generic"
+	}
+	return fmt.Sprintf("XDPMode(%d)", int(m))
+}
+
+// ParseXDPMode parses "auto", "native" (or "drv") or "generic" (or "skb").
+func ParseXDPMode(s string) (XDPMode, error) {
+	switch strings.ToLower(s) {
+	case "auto", "":
+		return XDPAuto, nil
+	case "native", "drv":
+		return XDPNative, nil
+	case "generic", "skb":
+		return XDPGeneric, nil
+	}
+	return 0, fmt.Errorf("parse XDP mode %q: want auto, native or generic", s)
+}
+
+// CopyMode says whether the kernel copies packets between the NIC's
+// buffers and the UMEM, or lets the NIC use the UMEM directly.
+type CopyMode int
+
+const (
+	// CopyAuto uses zero-copy where the driver supports it with AF_XDP
+	// (mlx5, i40e, ice, ixgbe...), copy mode otherwise (veth).
+	CopyAuto CopyMode = iota
+	// Copy forces copy mode (XDP_COPY).
+	Copy
+	// ZeroCopy requires zero-copy (XDP_ZEROCOPY): Open fails without it.
+	ZeroCopy
+)
+
+func (m CopyMode) String() string {
+	switch m {
+	case CopyAuto:
+		return "auto"
+	case Copy:
+		return "copy"
+	case ZeroCopy:
+		return "zero-copy"
+	}
+	return fmt.Sprintf("CopyMode(%d)", int(m))
+}
+
+// ParseCopyMode parses "auto", "copy" or "zero-copy" (or "zerocopy").
+func ParseCopyMode(s string) (CopyMode, error) {
+	switch strings.ToLower(s) {
+	case "auto", "":
+		return CopyAuto, nil
+	case "copy":
+		return Copy, nil
+	case "zero-copy", "zerocopy", "zc":
+		return ZeroCopy, nil
+	}
+	return 0, fmt.Errorf("parse AF_XDP copy mode %q: want auto, copy or zero-copy", s)
+}
+
+// Limits and defaults.
+const (
+	// MaxQueues is the most queues a port binds.
+	MaxQueues = 64
+	// DefaultFrameSize is the default UMEM frame size: one page, as in
+	// libxdp and Open vSwitch.
+	DefaultFrameSize = 4096
+	// MinFrameSize is the smallest UMEM frame the kernel takes in aligned
+	// mode.
+	MinFrameSize = 2048
+	// DefaultRingSize is the default size of each ring.
+	DefaultRingSize = 2048
+	// MinRingSize and MaxRingSize bound each ring's size.
+	MinRingSize = 64
+	MaxRingSize = 1 << 16
+
+	// rxHeadroom is what the kernel keeps free at the start of every RX
+	// frame (XDP_PACKET_HEADROOM): a received packet starts this far into
+	// its frame.
+	rxHeadroom = 256
+	// txMaxFrags is the most descriptors one transmitted packet may span
+	// in copy mode (the kernel's MAX_SKB_FRAGS + 1).
+	txMaxFrags = 18
+)
+
+// Config configures a port.
+type Config struct {
+	// Interface is the name of the kernel network interface.
+	Interface string
+	// Queues is the number of queue pairs, default 1: queue i is the
+	// interface's RX and TX queue i, with one AF_XDP socket each. Packets
+	// the NIC steers to queues beyond these pass to the kernel's stack.
+	Queues int
+	// Mode is how the input goroutines wait (default Interrupt).
+	Mode Mode
+	// XDPMode is how the XDP program is attached (default XDPAuto).
+	XDPMode XDPMode
+	// CopyMode chooses copy or zero-copy (default CopyAuto).
+	CopyMode CopyMode
+	// FrameSize is the size of a UMEM frame: a power of two from 2048 to
+	// the page size, default DefaultFrameSize. A received packet longer
+	// than FrameSize-256 spans several frames (multi-buffer).
+	FrameSize int
+	// RxRingSize and TxRingSize are the sizes (powers of two) of each
+	// socket's RX and TX rings, default DefaultRingSize. The completion
+	// ring has TxRingSize entries; the fill ring holds every RX frame.
+	RxRingSize, TxRingSize int
+	// Frames is the number of UMEM frames of each socket, default
+	// RxRingSize+TxRingSize: TxRingSize of them carry transmitted
+	// packets, the others received ones.
+	Frames int
+	// NoNeedWakeup turns off XDP_USE_NEED_WAKEUP: the port then kicks the
+	// kernel on every transmit, and the kernel never tells it when to.
+	NoNeedWakeup bool
+	// Logger receives the port's notices (default: slog.Default()).
+	Logger *slog.Logger
+}
+
+// withDefaults fills in the defaults and checks the values.
+func (c Config) withDefaults() (Config, error) {
+	if c.Interface == "" {
+		return c, fmt.Errorf("no interface name")
+	}
+	if c.Queues == 0 {
+		c.Queues = 1
+	}
+	if c.Queues < 1 || c.Queues > MaxQueues {
+		return c, fmt.Errorf("%d queues outside [1, %d]", c.Queues, MaxQueues)
+	}
+	if c.Mode != Interrupt && c.Mode != Poll {
+		return c, fmt.Errorf("bad mode %v", c.Mode)
+	}
+	if c.XDPMode < XDPAuto || c.XDPMode > XDPGeneric {
+		return c, fmt.Errorf("bad XDP mode %v", c.XDPMode)
+	}
+	if c.CopyMode < CopyAuto || c.CopyMode > ZeroCopy {
+		return c, fmt.Errorf("bad copy mode %v", c.CopyMode)
+	}
+	if c.FrameSize == 0 {
+		c.FrameSize = DefaultFrameSize
+	}
+	if page := os.Getpagesize(); c.FrameSize < MinFrameSize || c.FrameSize > page || !pow2(c.FrameSize) {
+		return c, fmt.Errorf("frame size %d: want a power of two from %d to %d", c.FrameSize, MinFrameSize, page)
+	}
+	for _, r := range []*int{&c.RxRingSize, &c.TxRingSize} {
+		if *r == 0 {
+			*r = DefaultRingSize
+		}
+		if *r < MinRingSize || *r > MaxRingSize || !pow2(*r) {
+			return c, fmt.Errorf("ring size %d: want a power of two from %d to %d", *r, MinRingSize, MaxRingSize)
+		}
+	}
+	if c.Frames == 0 {
+		c.Frames = c.RxRingSize + c.TxRingSize
+	}
+	if rx := c.Frames - c.TxRingSize; rx < MinRingSize || rx > MaxRingSize {
+		return c, fmt.Errorf("%d frames leave %d for receiving, want %d to %d", c.Frames, rx, MinRingSize, MaxRingSize)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// rxFrames is the number of frames of a socket that carry received packets.
+func (c *Config) rxFrames() int { return c.Frames - c.TxRingSize }
+
+// fillRingSize is the size of the fill ring: room for every RX frame.
+func (c *Config) fillRingSize() int { return 1 << bits.Len(uint(c.rxFrames()-1)) }
+
+func pow2(n int) bool { return n > 0 && n&(n-1) == 0 }
