@@ -125,6 +125,7 @@ func TestFanout(t *testing.T) {
 		}
 	}
 	p.checkCsumErrors(t)
+	p.logStats(t)
 }
 
 func TestJumbo(t *testing.T) {
