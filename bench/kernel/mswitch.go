@@ -1,0 +1,126 @@
+package kernelbench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mswitch/mswitch/control"
+)
+
+// mswitch is mswitchd started inside the switch namespace, pinned to the
+// switch CPU (so its GOMAXPROCS is 1), with a learning switch sw0 and v1,
+// v2 as kernel ports of type afxdp or afpacket, in interrupt mode.
+type mswitch struct {
+	afxdp    bool
+	bin      string // mswitchd
+	dir      string // the set's directory
+	d        *proc
+	backends []string // PortInfo.Backend of each port
+}
+
+// mswitchd returns the mswitchd binary, built once per run unless
+// Options.Bin has it, or why there is none.
+func (r *runner) mswitchd() (string, string) {
+	if r.msdBin != "" || r.msdWhy != "" {
+		return r.msdBin, r.msdWhy
+	}
+	if r.o.Bin != "" {
+		r.msdBin = filepath.Join(r.o.Bin, "mswitchd")
+		if _, err := os.Stat(r.msdBin); err != nil {
+			r.msdBin, r.msdWhy = "", err.Error()
+		}
+		return r.msdBin, r.msdWhy
+	}
+	out := filepath.Join(r.dir, "bin") + "/"
+	cmd := exec.Command("go", "build", "-o", out, "github.com/mswitch/mswitch/cmd/mswitchd")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		r.msdWhy = fmt.Sprintf("build mswitchd: %v: %s", err, strings.TrimSpace(tail(string(b))))
+		return "", r.msdWhy
+	}
+	r.msdBin = filepath.Join(out, "mswitchd")
+	return r.msdBin, ""
+}
+
+func (m *mswitch) typ() string {
+	if m.afxdp {
+		return control.TypeAFXDP
+	}
+	return control.TypeAFPacket
+}
+
+func (m *mswitch) up(ctx context.Context, t *topo) error {
+	d, err := os.MkdirTemp(m.dir, "msd")
+	if err != nil {
+		return err
+	}
+	m.d, err = start(nil, inNS(t.sw, switchCPU, m.bin, "-dir", d, "-state", "none", "-log-level", "warn")...)
+	if err != nil {
+		return err
+	}
+	c := control.NewClient(filepath.Join(d, "mswitchd.sock"))
+	defer c.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, err := c.Version(ctx); err == nil {
+			break
+		}
+		if m.d.exited() || time.Now().After(deadline) {
+			return fmt.Errorf("mswitchd did not come up\n%s", tail(m.d.out.String()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := c.AddSwitch(ctx, control.SwitchSpec{Name: "sw0"}); err != nil {
+		return err
+	}
+	for _, v := range []string{t.v1, t.v2} {
+		p, err := c.AddPort(ctx, "sw0", control.PortSpec{Name: v, Type: m.typ(),
+			Kernel: &control.KernelSpec{Interface: v, Queues: 1}})
+		if err != nil {
+			return fmt.Errorf("mswitchd: add %s port %s: %w\n%s", m.typ(), v, err, tail(m.d.out.String()))
+		}
+		if p.State == control.StateError {
+			return fmt.Errorf("mswitchd: %s port %s: %s", m.typ(), v, p.Error)
+		}
+		m.backends = append(m.backends, p.Backend)
+	}
+	return nil
+}
+
+func (m *mswitch) down(context.Context) error {
+	if m.d == nil {
+		return nil
+	}
+	if err := m.d.stop(syscall.SIGTERM, 10*time.Second); err != nil {
+		return fmt.Errorf("mswitchd did not stop cleanly: %w\n%s", err, tail(m.d.out.String()))
+	}
+	return nil
+}
+
+func (m *mswitch) pid() int {
+	if m.d == nil {
+		return 0
+	}
+	return m.d.pid()
+}
+
+// offloads: on first, the way the hosts come; off when TCP does not pass
+// with them.
+func (m *mswitch) offloads() []bool { return []bool{true, false} }
+
+func (m *mswitch) note() string {
+	n := "learning switch, interrupt mode, backends " + strings.Join(m.backends, ", ")
+	if m.afxdp {
+		for _, b := range m.backends {
+			if b != "" && b != control.TypeAFXDP {
+				n += " (afxdp fell back)"
+				break
+			}
+		}
+	}
+	return n
+}
