@@ -93,11 +93,8 @@ func (e *env) addHost(i int, o hostOpts) *host {
 		o.queues = 1
 	}
 	e.t.Cleanup(func() {
-		t0 := time.Now()
 		runCmd(5*time.Second, "ip", "link", "del", h.sw)
-		t1 := time.Now()
 		runCmd(5*time.Second, "ip", "netns", "del", h.ns)
-		e.t.Logf("cleanup %s: link del %v, netns del %v", h.sw, t1.Sub(t0), time.Since(t1))
 	})
 	q := []string{"numtxqueues", fmt.Sprint(o.queues), "numrxqueues", fmt.Sprint(o.queues)}
 	e.run("ip", "netns", "add", h.ns)

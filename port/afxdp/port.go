@@ -19,12 +19,13 @@ import (
 // The fabric calls Close when the port is detached. A port that was never
 // attached may be closed directly.
 type Port struct {
-	cfg     Config
-	log     *slog.Logger
-	ifindex int
-	xdpMode XDPMode // as attached
-	sg      bool
-	promisc bool // Open turned promiscuous mode on
+	cfg      Config
+	log      *slog.Logger
+	ifindex  int
+	xdpMode  XDPMode // as attached
+	sg       bool
+	zeroCopy bool
+	promisc  bool // Open turned promiscuous mode on
 
 	prog  *xdpProgram
 	link  link.Link
@@ -123,7 +124,7 @@ func (p *Port) setup(nl netlink.Link) error {
 			return fmt.Errorf("queue %d: insert socket into XSKMAP: %w", q, err)
 		}
 	}
-	p.sg = sg
+	p.sg, p.zeroCopy = sg, p.socks[0].zeroCopy
 	if p.link, p.xdpMode, err = attach(p.log, cfg.Interface, a.Index, p.prog.prog, cfg.XDPMode); err != nil {
 		return err
 	}
@@ -137,7 +138,7 @@ func (p *Port) setup(nl netlink.Link) error {
 		p.promisc = true
 	}
 	p.log.Info("afxdp: port open", "interface", cfg.Interface, "queues", cfg.Queues, "mode", cfg.Mode.String(),
-		"xdp_mode", p.xdpMode.String(), "zero_copy", p.socks[0].zeroCopy, "multi_buffer", sg, "mtu", a.MTU,
+		"xdp_mode", p.xdpMode.String(), "zero_copy", p.zeroCopy, "multi_buffer", sg, "mtu", a.MTU,
 		"frame_size", cfg.FrameSize, "frames", cfg.Frames)
 	return nil
 }
@@ -259,12 +260,11 @@ func (s *QueueStats) Drops() uint64 {
 func (p *Port) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := Stats{Interface: p.cfg.Interface, XDPMode: p.xdpMode, Multibuffer: p.sg}
+	st := Stats{Interface: p.cfg.Interface, XDPMode: p.xdpMode, ZeroCopy: p.zeroCopy, Multibuffer: p.sg}
 	if p.closed {
 		st.Queues = append([]QueueStats(nil), p.last...)
 		return st
 	}
-	st.ZeroCopy = len(p.socks) > 0 && p.socks[0].zeroCopy
 	st.Queues = p.queueStatsLocked()
 	return st
 }
