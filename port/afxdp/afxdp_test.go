@@ -1,8 +1,10 @@
 package afxdp
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os/exec"
 	"runtime"
 	"slices"
 	"testing"
@@ -579,4 +581,55 @@ func waitForFast(limit time.Duration, cond func() bool) bool {
 		runtime.Gosched()
 	}
 	return true
+}
+
+// TestTCP runs an iperf3 TCP stream through the switch, at MTU 1500 and
+// at MTU 9000 (multi-buffer), if iperf3 is installed.
+func TestTCP(t *testing.T) {
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		t.Skip("skipped: no iperf3")
+	}
+	for _, mtu := range []int{1500, 9000} {
+		t.Run(fmt.Sprint(mtu), func(t *testing.T) {
+			tb := newTestbed(t, 2, hostOpts{mtu: mtu}, Config{}, nil)
+			h1, h2 := tb.hosts[0], tb.hosts[1]
+			h1.ping(h2)
+			srv := exec.Command("ip", "netns", "exec", h2.ns, "iperf3", "-s", "-1", "-p", "5201")
+			if err := srv.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				srv.Process.Kill()
+				srv.Wait()
+			}()
+			var out string
+			var err error
+			for try := 0; try < 20; try++ { // until the server listens
+				if out, err = h1.exec(20*time.Second, "iperf3", "-c", h2.ip, "-p", "5201", "-t", "1", "-J"); err == nil {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if err != nil {
+				t.Fatalf("iperf3: %v\n%s", err, out)
+			}
+			var res struct {
+				End struct {
+					SumReceived struct {
+						BitsPerSecond float64 `json:"bits_per_second"`
+					} `json:"sum_received"`
+					SumSent struct {
+						Retransmits int `json:"retransmits"`
+					} `json:"sum_sent"`
+				} `json:"end"`
+			}
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("iperf3 output: %v\n%s", err, out)
+			}
+			t.Logf("TCP at MTU %d: %.2f Gbit/s, %d retransmits", mtu, res.End.SumReceived.BitsPerSecond/1e9, res.End.SumSent.Retransmits)
+			if res.End.SumReceived.BitsPerSecond < 1e6 {
+				t.Errorf("TCP at MTU %d: %.0f bit/s", mtu, res.End.SumReceived.BitsPerSecond)
+			}
+		})
+	}
 }
