@@ -210,7 +210,10 @@ func actionError(code uint16, reason string) *Error {
 // DecodeActions decodes a list of actions that fills b exactly. Failures
 // are (ETBadAction, ...) *Errors. The result aliases b.
 func DecodeActions(b []byte) ([]Action, error) {
-	var actions []Action
+	if len(b) == 0 {
+		return nil, nil
+	}
+	actions := make([]Action, 0, countTLVs(b))
 	for len(b) > 0 {
 		a, n, err := decodeAction(b)
 		if err != nil {

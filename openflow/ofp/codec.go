@@ -240,3 +240,19 @@ func appendCString(dst []byte, s string, n int) []byte {
 	}
 	return dst
 }
+
+// countTLVs counts the elements of a list of 8-byte-aligned TLVs with a
+// 16-bit length at offset 2, so decoders can allocate once; malformed
+// lengths end the count (the decoder reports them).
+func countTLVs(b []byte) int {
+	n := 0
+	for len(b) >= 8 {
+		l := int(be.Uint16(b[2:]))
+		if l < 8 || l > len(b) {
+			break
+		}
+		b = b[l:]
+		n++
+	}
+	return n
+}

@@ -121,7 +121,10 @@ func instError(code uint16, reason string) *Error {
 // Failures are (ETBadInstruction, ...) *Errors, or (ETBadAction, ...) for
 // the actions inside. The result aliases b.
 func DecodeInstructions(b []byte) ([]Instruction, error) {
-	var insts []Instruction
+	if len(b) == 0 {
+		return nil, nil
+	}
+	insts := make([]Instruction, 0, countTLVs(b))
 	for len(b) > 0 {
 		if len(b) < 8 {
 			return nil, instError(BICBadLen, "truncated instruction")

@@ -413,7 +413,16 @@ func decodeMatch(b []byte) (Match, int, error) {
 // decodeOXMs decodes a list of TLVs that fills b exactly and rejects
 // duplicated fields.
 func decodeOXMs(b []byte) ([]OXM, error) {
-	var fields []OXM
+	if len(b) == 0 {
+		return nil, nil
+	}
+	// Count first so the slice is allocated once; the count is bounded by
+	// len(b)/4.
+	count := 0
+	for p := b; len(p) >= 4; count++ {
+		p = p[min(4+int(p[3]), len(p)):]
+	}
+	fields := make([]OXM, 0, count)
 	var seen uint64               // basic fields
 	var seenOther map[uint64]bool // other classes, made when needed
 	for len(b) > 0 {
