@@ -32,6 +32,15 @@
 // between <!-- memif:start --> and <!-- memif:end -->, including the
 // hand-written bench/memif-notes.md; -memif-quick runs it with tiny
 // durations, to try the command (use another -out).
+//
+// With -kernel, it runs the kernel set instead (package bench/kernel, as
+// root: mswitchd's afxdp and afpacket ports, the Linux bridge and Open
+// vSwitch's userspace datapath on veths in network namespaces, with
+// trafgen, iperf3 and ping; about eight minutes) and writes
+// bench/kernel.csv, bench/kernel-*.png and the section of BENCHMARKS.md
+// between <!-- kernel:start --> and <!-- kernel:end -->, including the
+// hand-written bench/kernel-notes.md; -kernel-quick runs it with one-second
+// windows.
 package main
 
 import (
@@ -59,10 +68,18 @@ func main() {
 	flag.StringVar(&o.raw, "raw", "", "do not run the benchmarks: publish the go test output in `file`")
 	memif := flag.Bool("memif", false, "run the memif set (mswitchd, pktgen, testpmd as processes) instead, and publish it in its own section")
 	memifQuick := flag.Bool("memif-quick", false, "run the memif set with tiny durations (to try it; give another -out)")
+	kernel := flag.Bool("kernel", false, "run the kernel set (mswitch, Linux bridge, OVS on veths; root) instead, and publish it in its own section")
+	kernelQuick := flag.Bool("kernel-quick", false, "run the kernel set with one-second windows (to try it; give another -out)")
 	flag.Parse()
 	if flag.NArg() > 0 || o.count < 1 {
 		flag.Usage()
 		os.Exit(2)
+	}
+	if *kernel || *kernelQuick {
+		if err := runKernel(o, *kernelQuick); err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	if *memif || *memifQuick {
 		if err := runMemif(o, *memifQuick); err != nil {
