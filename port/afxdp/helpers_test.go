@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mswitch/mswitch/frame/frametest"
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -125,11 +126,34 @@ func (h *host) exec(limit time.Duration, args ...string) (string, error) {
 // answered.
 func (h *host) ping(dst *host, extra ...string) {
 	h.e.t.Helper()
+	// One ping first resolves ARP and teaches the bridge both MACs; on a
+	// loaded machine it may take longer than the others.
+	h.exec(10*time.Second, append(append([]string{"ping", "-n", "-q", "-c", "1", "-W", "5"}, extra...), dst.ip)...)
 	args := append([]string{"ping", "-n", "-q", "-c", "5", "-i", "0.1", "-W", "2"}, extra...)
 	out, err := h.exec(15*time.Second, append(args, dst.ip)...)
 	if err != nil || !strings.Contains(out, " 0% packet loss") {
 		h.e.t.Fatalf("ping %s -> %s %v: %v\n%s", h.ip, dst.ip, extra, err, out)
 	}
+}
+
+// rxPackets returns the packets the host's interface received.
+func (h *host) rxPackets() uint64 {
+	h.e.t.Helper()
+	ns, err := netns.GetFromName(h.ns)
+	if err != nil {
+		h.e.t.Fatal(err)
+	}
+	defer ns.Close()
+	nh, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		h.e.t.Fatal(err)
+	}
+	defer nh.Close()
+	l, err := nh.LinkByName(h.dev)
+	if err != nil {
+		h.e.t.Fatal(err)
+	}
+	return l.Attrs().Statistics.RxPackets
 }
 
 // inNS runs f on a thread in the host's namespace.
