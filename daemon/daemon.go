@@ -76,6 +76,7 @@ type port struct {
 	pipe  *pipe.Pipe
 	memif memifPort
 	mref  *memifRef
+	via   string // what carries a kernel port: afxdp, afpacket or tap
 
 	tap  *tap          // the port's captures; nil before the first
 	gone chan struct{} // closed when the port is deleted
@@ -367,7 +368,11 @@ func (d *Daemon) addPort(s *swtch, spec control.PortSpec, keep bool) (*port, err
 		p.err = err.Error()
 		d.log.Error("restore port", "switch", s.name, "port", spec.Name, "err", err)
 	} else {
-		d.log.Info("port added", "switch", s.name, "port", spec.Name, "id", p.id, "type", spec.Type)
+		log := d.log.With("switch", s.name, "port", spec.Name, "id", p.id, "type", spec.Type)
+		if p.via != "" && p.via != spec.Type {
+			log = log.With("via", p.via)
+		}
+		log.Info("port added")
 	}
 	s.ports = append(s.ports, p)
 	return p, nil
@@ -417,10 +422,12 @@ func normalize(spec *control.PortSpec) error {
 		if len(m.Secret) > memif.MaxSecret {
 			return badRequest("memif port %q: the secret is longer than %d bytes", spec.Name, memif.MaxSecret)
 		}
+	case control.TypeAFXDP, control.TypeAFPacket, control.TypeTap:
+		return normalizeKernel(spec)
 	case "":
-		return badRequest("port %q needs a type: memif or pipe", spec.Name)
+		return badRequest("port %q needs a type: memif, afxdp, afpacket, tap or pipe", spec.Name)
 	default:
-		return badRequest("port type %q is neither memif nor pipe", spec.Type)
+		return badRequest("port type %q is not one of memif, afxdp, afpacket, tap, pipe", spec.Type)
 	}
 	return nil
 }
@@ -449,6 +456,12 @@ func (d *Daemon) attach(s *swtch, p *port) error {
 			return badRequest("create memif port %q: %v", p.spec.Name, err)
 		}
 		p.memif, p.mref, b = mp, ref, mp
+	case control.TypeAFXDP, control.TypeAFPacket, control.TypeTap:
+		kb, via, err := d.openKernel(p.spec)
+		if err != nil {
+			return err
+		}
+		b, p.via = kb, via
 	}
 	id, err := s.sw.Attach(b, fabric.PortConfig{Name: p.spec.Name})
 	if err != nil {
@@ -525,6 +538,7 @@ func (p *port) info() control.PortInfo {
 		}
 		pi.Memif = &ms
 	}
+	p.kernelInfo(&pi)
 	if !p.attached() {
 		return pi
 	}

@@ -169,14 +169,17 @@ func (r *runner) prime(ctx context.Context) error {
 
 // ppsSample is one trafgen run.
 type ppsSample struct {
-	sent, received uint64  // over the whole run
-	lossPct        float64 // (sent-received)/sent
-	txPps, rxPps   float64 // over the window
-	rxBytes        uint64  // h2e's, over the window
-	cpu            cpuUse
-	pmdCycles      float64 // OVS: processing cycles per packet in the window
-	pmdBusy        float64
-	pmdErr         error
+	sent, received uint64 // over the whole run
+	// switchIn and switchOut are what v1 received and v2 sent, over the
+	// whole run (0 for direct).
+	switchIn, switchOut uint64
+	lossPct             float64 // (sent-received)/sent
+	txPps, rxPps        float64 // over the window
+	rxBytes             uint64  // h2e's, over the window
+	cpu                 cpuUse
+	pmdCycles           float64 // OVS: processing cycles per packet in the window
+	pmdBusy             float64
+	pmdErr              error
 }
 
 // pps runs trafgen with frames of size bytes at rate packets per second
@@ -196,6 +199,10 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 		return s, err
 	}
 	s0, r0, err := r.t.counters(ctx)
+	if err != nil {
+		return s, err
+	}
+	in0, out0, err := r.t.switchCounters(ctx)
 	if err != nil {
 		return s, err
 	}
@@ -250,6 +257,11 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 	if err != nil {
 		return s, err
 	}
+	in1, out1, err := r.t.switchCounters(ctx)
+	if err != nil {
+		return s, err
+	}
+	s.switchIn, s.switchOut = in1-in0, out1-out0
 	secs := s.cpu.wall.Seconds()
 	s.txPps = float64(ws1.txPackets+ws1.txDropped-ws0.txPackets-ws0.txDropped) / secs
 	s.rxPps = float64(wr1.rxPackets-wr0.rxPackets) / secs
@@ -338,7 +350,8 @@ func (r *runner) tcp(ctx context.Context, offloads bool) (tcpSample, error) {
 		if i := strings.IndexByte(out, '{'); i >= 0 {
 			json.Unmarshal([]byte(out[i:]), &res)
 		}
-		if strings.Contains(res.Error, "connect") && try < 5 && !srv.exited() {
+		// Refused: the server was not listening yet.
+		if strings.Contains(res.Error, "refused") && try < 5 && !srv.exited() {
 			continue
 		}
 		if res.Error != "" {

@@ -147,6 +147,11 @@ type Row struct {
 	// tx_dropped, mxk-h2e's rx_packets. LossPct = (Sent-Received)/Sent.
 	Sent, Received uint64
 	LossPct        float64
+	// SwitchIn and SwitchOut count, over the whole run, what the
+	// switch's veths mxk-v1 received and mxk-v2 sent (rx_packets,
+	// tx_packets): Sent − SwitchIn was lost before the switch,
+	// SwitchIn − SwitchOut in it, SwitchOut − Received after it.
+	SwitchIn, SwitchOut uint64
 	// SentPps and RxPps are the rates over the window; Gbps is the
 	// received frame bytes (without FCS) per second (pps rows), or
 	// iperf3's received goodput (tcp rows).
@@ -401,7 +406,7 @@ func (r *runner) ppsRow(ctx context.Context, size int, rate float64) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	row := Row{Switch: r.name, Workload: WorkPPS, Size: size, Offered: rate, Sent: s.sent, Received: s.received,
-		LossPct: s.lossPct, SentPps: s.txPps, RxPps: s.rxPps, Gbps: float64(s.rxBytes) * 8 / s.cpu.wall.Seconds() / 1e9,
+		LossPct: s.lossPct, SwitchIn: s.switchIn, SwitchOut: s.switchOut, SentPps: s.txPps, RxPps: s.rxPps, Gbps: float64(s.rxBytes) * 8 / s.cpu.wall.Seconds() / 1e9,
 		Background: s.cpu.other, Note: redoNote(n)}
 	r.fillCPU(&row, s.cpu, s.rxPps)
 	if _, ok := r.f.(cycler); ok {
@@ -627,5 +632,14 @@ func (r *runner) version(ctx context.Context) string {
 	}
 	out, _ := run(ctx, nil, bin, "-version")
 	line, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	// The commit it was built from, and whether the work tree had changes.
+	if r.o.Bin == "" {
+		if rev, err := run(ctx, nil, "git", "rev-parse", "--short=12", "HEAD"); err == nil {
+			line += ", built from " + strings.TrimSpace(rev)
+			if st, err := run(ctx, nil, "git", "status", "--porcelain", "--untracked-files=no"); err == nil && strings.TrimSpace(st) != "" {
+				line += " and the work tree's uncommitted changes"
+			}
+		}
+	}
 	return line
 }

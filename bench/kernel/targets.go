@@ -143,7 +143,7 @@ func firstLine(s string) string {
 // WriteCSV writes one line per row.
 func WriteCSV(w io.Writer, rep *Report) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"switch", "workload", "frame_bytes_no_fcs", "offered_pps", "sent", "received", "loss_pct",
+	cw.Write([]string{"switch", "workload", "frame_bytes_no_fcs", "offered_pps", "sent", "received", "loss_pct", "switch_in", "switch_out",
 		"sent_pps", "rx_pps", "gbps", "switch_cpu_pct", "switch_ns_per_pkt", "switch_cycles_per_pkt",
 		"pmd_cycles_per_pkt", "pmd_busy_pct", "machine_cpu_pct", "cpu0_pct", "cpu1_pct", "softirq_pct",
 		"machine_ns_per_pkt", "softirq_ns_per_pkt", "retransmits", "offloads",
@@ -162,7 +162,7 @@ func WriteCSV(w io.Writer, rep *Report) error {
 		if r.Workload == WorkPPS {
 			size = strconv.Itoa(r.Size)
 		}
-		line := []string{r.Switch, r.Workload, size, g(r.Offered), u(r.Sent), u(r.Received), g(r.LossPct),
+		line := []string{r.Switch, r.Workload, size, g(r.Offered), u(r.Sent), u(r.Received), g(r.LossPct), u(r.SwitchIn), u(r.SwitchOut),
 			g(r.SentPps), g(r.RxPps), g(r.Gbps), g(r.SwitchCPUPct), g(r.SwitchNs), g(r.SwitchCycles),
 			g(r.PMDCycles), g(r.PMDBusyPct), g(r.MachinePct), cpu(0), cpu(1), g(r.SoftirqPct),
 			g(r.MachineNs), g(r.SoftirqNs), strconv.FormatInt(r.Retransmits, 10), r.Offloads}

@@ -197,6 +197,23 @@ func (t *topo) counters(ctx context.Context) (sent, received uint64, err error) 
 	return a.txPackets + a.txDropped, b.rxPackets, nil
 }
 
+// switchCounters returns what the switch's side of the topology received
+// on v1 and sent on v2; zero for direct.
+func (t *topo) switchCounters(ctx context.Context) (in, out uint64, err error) {
+	if t.direct {
+		return 0, 0, nil
+	}
+	a, err := t.stats(ctx, t.sw, t.v1)
+	if err != nil {
+		return 0, 0, err
+	}
+	b, err := t.stats(ctx, t.sw, t.v2)
+	if err != nil {
+		return 0, 0, err
+	}
+	return a.rxPackets, b.txPackets, nil
+}
+
 func (t *topo) mac(ctx context.Context, ns, dev string) (string, error) {
 	out, err := run(ctx, nil, "ip", "-n", ns, "-j", "link", "show", "dev", dev)
 	if err != nil {

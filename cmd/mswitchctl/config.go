@@ -85,9 +85,11 @@ func (a *app) switchCmd() *cobra.Command {
 
 func (a *app) portCmd() *cobra.Command {
 	var (
-		typ   string
-		m     control.MemifSpec
-		pipeQ int
+		typ     string
+		m       control.MemifSpec
+		pipeQ   int
+		ifname  string
+		xdpMode string
 	)
 	add := &cobra.Command{
 		Use:   "add SWITCH NAME",
@@ -96,14 +98,26 @@ func (a *app) portCmd() *cobra.Command {
 
 A memif port is served by mswitchd as the memif server: a client (pktgen,
 DPDK's net_memif, VPP) connects to the socket and asks for the port's --id.
-Many ports, of any switch, share a socket. A pipe port's far end is a sink
-inside the daemon that discards what it receives: for tests and demos.
+Many ports, of any switch, share a socket.
+
+An afxdp port attaches a kernel interface (a veth of a container, a NIC)
+over AF_XDP; where XDP cannot be attached, mswitchd falls back to AF_PACKET
+and says why in its log (the port list shows via=afpacket). An afpacket port
+uses AF_PACKET directly. A tap port makes the host's own stack a port: the
+host sees a network interface (--interface, default the port's name),
+created if it does not exist.
+
+A pipe port's far end is a sink inside the daemon that discards what it
+receives: for tests and demos.
 
 Here --socket is the memif socket; name the control socket before the
 subcommand (mswitchctl --socket CTL port add ...), with --control-socket,
 or with $MSWITCH_SOCKET.`,
 		Example: `  mswitchctl port add sw0 vm1 --type memif --id 1 --queues 2 --mode poll
   mswitchctl port add sw0 vm2 --type memif --socket /run/vm2.sock --id 0 --secret s3cret
+  mswitchctl port add sw0 c1 --type afxdp --interface veth-c1
+  mswitchctl port add sw0 c2 --type afpacket --interface veth-c2 --mode poll
+  mswitchctl port add sw0 host --type tap --interface mswitch0
   mswitchctl port add sw0 sink --type pipe`,
 		Args: args(2, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -124,23 +138,42 @@ or with $MSWITCH_SOCKET.`,
 				}
 				spec.Memif = &mm
 			case control.TypePipe:
-				for _, n := range []string{"socket", "id", "queues", "mode", "secret", "ring-size"} {
+				for _, n := range []string{"socket", "id", "queues", "mode", "secret", "ring-size", "interface", "xdp-mode"} {
 					if f.Changed(n) {
-						return fmt.Errorf("--%s applies to memif ports, not pipes", n)
+						return fmt.Errorf("--%s does not apply to pipe ports", n)
 					}
 				}
 				spec.Pipe = &control.PipeSpec{Queues: pipeQ}
+			case control.TypeAFXDP, control.TypeAFPacket, control.TypeTap:
+				for _, n := range []string{"socket", "id", "secret", "ring-size", "pipe-queues"} {
+					if f.Changed(n) {
+						return fmt.Errorf("--%s applies to memif or pipe ports, not %s ones", n, typ)
+					}
+				}
+				if typ == control.TypeTap {
+					if f.Changed("mode") || f.Changed("xdp-mode") {
+						return fmt.Errorf("--mode and --xdp-mode do not apply to tap ports")
+					}
+					spec.Tap = &control.TapSpec{Name: ifname, Queues: m.Queues}
+					break
+				}
+				if typ == control.TypeAFPacket && f.Changed("xdp-mode") {
+					return fmt.Errorf("--xdp-mode applies to afxdp ports, not afpacket ones")
+				}
+				spec.Kernel = &control.KernelSpec{Interface: ifname, Queues: m.Queues, Mode: m.Mode, XDPMode: xdpMode}
 			}
 			_, err := a.client().AddPort(cmd.Context(), args[0], spec)
 			return err
 		},
 	}
 	f := add.Flags()
-	f.StringVarP(&typ, "type", "t", control.TypeMemif, "port type: memif or pipe")
+	f.StringVarP(&typ, "type", "t", control.TypeMemif, "port type: memif, afxdp, afpacket, tap or pipe")
+	f.StringVar(&ifname, "interface", "", "afxdp, afpacket: the kernel interface; tap: the device name (default: the port's name)")
+	f.StringVar(&xdpMode, "xdp-mode", "", "afxdp: auto (native where the driver has it), native or generic")
 	f.StringVar(&m.Socket, "socket", "", "memif socket path, @name for an abstract socket (default: the daemon's)")
 	f.Uint32Var(&m.ID, "id", 0, "memif interface id, unique on its socket")
-	f.IntVarP(&m.Queues, "queues", "q", 1, "memif queue pairs")
-	f.StringVar(&m.Mode, "mode", "interrupt", "memif mode: interrupt (sleeps when idle) or poll (busy-polls)")
+	f.IntVarP(&m.Queues, "queues", "q", 1, "queue pairs (memif, afxdp, afpacket, tap)")
+	f.StringVar(&m.Mode, "mode", "interrupt", "memif, afxdp, afpacket: interrupt (sleeps when idle) or poll (busy-polls)")
 	f.StringVar(&m.Secret, "secret", "", "memif secret the client must present")
 	f.Uint8Var(&m.Log2RingSize, "ring-size", 0, "memif ring size, as log2 of the number of slots (default: the backend's)")
 	f.IntVar(&pipeQ, "pipe-queues", 1, "pipe queue pairs")
@@ -188,6 +221,18 @@ func portDetails(p control.PortInfo) string {
 	var d []string
 	if p.Pipe != nil {
 		d = append(d, fmt.Sprintf("queues=%d", p.Pipe.Queues))
+	}
+	if k := p.Kernel; k != nil {
+		d = append(d, "interface="+k.Interface, fmt.Sprintf("queues=%d", k.Queues), "mode="+k.Mode)
+		if k.XDPMode != "" {
+			d = append(d, "xdp-mode="+k.XDPMode)
+		}
+	}
+	if t := p.Tap; t != nil {
+		d = append(d, "interface="+t.Name, fmt.Sprintf("queues=%d", t.Queues))
+	}
+	if p.Backend != "" {
+		d = append(d, "via="+p.Backend)
 	}
 	if m := p.Memif; m != nil {
 		sock := m.Socket

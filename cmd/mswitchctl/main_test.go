@@ -244,7 +244,7 @@ func TestErrorSentences(t *testing.T) {
 	e.fails(`"zz" is not a MAC address: write it as 02:00:00:00:00:01`, "learning", "add", "sw0", "zz", "a")
 	e.fails("mswitchctl port add takes SWITCH NAME, not 1 argument(s): see `mswitchctl port add --help`", "port", "add", "sw0")
 	e.fails("mswitchctl switch needs a subcommand: add, del, list (see `mswitchctl switch --help`)", "switch")
-	e.fails("--id applies to memif ports, not pipes", "port", "add", "sw0", "c", "--type", "pipe", "--id", "3")
+	e.fails("--id does not apply to pipe ports", "port", "add", "sw0", "c", "--type", "pipe", "--id", "3")
 	e.fails("capture needs a file: add -w FILE (or -w - for standard output)", "capture", "sw0", "a")
 	e.fails("unknown flag: --nope: see `mswitchctl switch add --help`", "switch", "add", "s", "--nope")
 
