@@ -249,8 +249,11 @@ func (q *outQueue) reclaim() {
 	if cons == prod {
 		return
 	}
+	lo, hi := uint64(q.s.rxFrames)*q.s.frameSize, uint64(len(q.s.umem))
 	for ; cons != prod && len(q.free) < cap(q.free); cons++ {
-		q.free = append(q.free, c.addr[cons&c.mask]&^(q.s.frameSize-1))
+		if a := c.addr[cons&c.mask] &^ (q.s.frameSize - 1); a >= lo && a < hi {
+			q.free = append(q.free, a) // else not a TX frame: the kernel never says so
+		}
 	}
 	c.setConsumer(cons)
 }
