@@ -20,7 +20,16 @@ import (
 // bufs holds the packet (as for FinishChecksum), its headers in bufs[0].
 // IPv4 fragments, packets shorter than their IP length says, and UDP over
 // IPv4 without a checksum are never partial.
-func DetectPartial(bufs [][]byte) (Hdr, bool) {
+func DetectPartial(bufs [][]byte) (Hdr, bool) { return InferOffload(bufs, 0) }
+
+// InferOffload is DetectPartial, and more: given the MTU of the interface
+// the packet came from (0: unknown), it also recognises a TCP packet longer
+// than that MTU as a GSO packet (a veth peer with segmentation offload hands
+// an XDP program with multi-buffer support its 64 KB TCP packets whole) and
+// describes its segmentation into segments that fit the MTU. Such a packet
+// gets NeedsCsum whatever its checksum field holds: segmentation computes
+// every segment's checksum afresh.
+func InferOffload(bufs [][]byte, mtu int) (Hdr, bool) {
 	if len(bufs) == 0 {
 		return Hdr{}, false
 	}
@@ -65,6 +74,18 @@ func DetectPartial(bufs [][]byte) (Hdr, bool) {
 		return Hdr{}, false
 	}
 	l4len := ipEnd - l4
+	if mtu > 0 && ipEnd-l3 > mtu && proto == frame.ProtoTCP && len(b) >= l4+tcpHdrLen {
+		hdrLen := l4 + int(b[l4+12]>>4)*4
+		gsoType := uint8(GSOTCPv4)
+		if et == frame.TypeIPv6 {
+			gsoType = GSOTCPv6
+		}
+		if size := mtu - (hdrLen - l3); hdrLen <= len(b) && size > 0 && hdrLen-l4 >= tcpHdrLen {
+			return Hdr{Flags: FlagNeedsCsum, GSOType: gsoType, HdrLen: uint16(hdrLen), GSOSize: uint16(size),
+				CsumStart: uint16(l4), CsumOffset: tcpCsumField}, true
+		}
+		return Hdr{}, false
+	}
 	sum = checksum.Combine(sum, uint16(proto))
 	sum = checksum.Combine(sum, uint16(l4len))
 	got := binary.BigEndian.Uint16(b[l4+field:])

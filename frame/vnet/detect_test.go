@@ -101,3 +101,37 @@ func FuzzDetectPartial(f *testing.F) {
 		}
 	})
 }
+
+func TestInferGSO(t *testing.T) {
+	for _, spec := range []pktSpec{{gso: GSOTCPv4, payload: 20000}, {gso: GSOTCPv6, payload: 9000, vlans: 1}} {
+		pkt, _, payload, _ := build(t, spec)
+		bufs := chain(pkt, 4096)
+		h, ok := InferOffload(bufs, 1500)
+		if !ok || h.GSO() != spec.gso {
+			t.Fatalf("InferOffload = %+v, %v; want GSO type %d", h, ok, spec.gso)
+		}
+		pl, err := NewPlan(h, bufs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		for k := 0; k < pl.Segments(); k++ {
+			seg := make([]byte, pl.SegmentLen(k))
+			n, err := pl.WriteSegment(seg, bufs, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ip := n - 14 - 4*spec.vlans; ip > 1500 {
+				t.Fatalf("segment %d: IP packet of %d bytes, MTU 1500", k, ip)
+			}
+			got = append(got, seg[pl.HdrLen():n]...)
+		}
+		if string(got) != string(payload) {
+			t.Fatal("segments do not carry the payload")
+		}
+		// The same packet within the MTU is no GSO packet.
+		if h, _ := InferOffload(bufs, 65000); h.GSO() != GSONone {
+			t.Fatalf("within the MTU: %+v", h)
+		}
+	}
+}
