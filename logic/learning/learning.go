@@ -135,6 +135,12 @@ var (
 
 func init() {
 	logic.Register("learning", func() logic.Logic { return New() })
+	// learning-vlan is the VLAN-aware bridge: one learning domain per VLAN,
+	// and frames whose VLAN stack cannot be parsed dropped as malformed.
+	logic.Register("learning-vlan", func() logic.Logic {
+		b, _ := NewWithOptions(Options{VLANAware: true}) // valid options
+		return b
+	})
 }
 
 // New returns a bridge with the default Options.

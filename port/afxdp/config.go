@@ -173,6 +173,12 @@ type Config struct {
 	// NoNeedWakeup turns off XDP_USE_NEED_WAKEUP: the port then kicks the
 	// kernel on every transmit, and the kernel never tells it when to.
 	NoNeedWakeup bool
+	// NoOffloadInference turns off the inspection of received TCP and UDP
+	// packets for an unfinished checksum (vnet.InferOffload): packets a
+	// veth peer sent with checksum offload then leave the switch with that
+	// checksum unfinished, unless the peer has transmit checksum offload
+	// off (ethtool -K <peer> tx off).
+	NoOffloadInference bool
 	// Logger receives the port's notices (default: slog.Default()).
 	Logger *slog.Logger
 }

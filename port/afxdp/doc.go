@@ -97,12 +97,18 @@
 // error wrapping ErrMTU that names the limit: use a smaller MTU, or an
 // AF_PACKET port.
 //
-// AF_XDP carries no offload metadata: Slot.Offload is always zero, and
-// packets whose checksum the sender left to the NIC (CHECKSUM_PARTIAL, the
-// default for TCP and UDP sent on a veth) reach the switch, and leave it,
-// with that checksum unfinished. Turn transmit checksum offload off on the
-// far end of a veth (`ethtool -K <peer> tx off`), as Open vSwitch's
-// AF_XDP documentation also says. VLAN tags that a driver strips into
+// AF_XDP carries no offload metadata, yet a veth peer sends TCP and UDP with
+// the checksum left to the NIC (CHECKSUM_PARTIAL, its default), and, since
+// the XDP program takes multi-buffer packets, its 64 KB TCP packets whole
+// (GSO). So the port reads each packet it receives (vnet.InferOffload): a
+// checksum field holding just the pseudo-header sum, in a packet whose full
+// checksum does not verify, is unfinished, and a TCP packet longer than the
+// interface's MTU is a GSO packet. It describes them in Slot.Offload, and
+// the fabric finishes the checksum, segments, or hands them on to a port
+// that takes offload (TAP, AF_PACKET). Config.NoOffloadInference turns this
+// off, for peers with transmit checksum offload off (ethtool -K <peer> tx
+// off, as Open vSwitch's AF_XDP documentation asks). VLAN tags that a driver
+// strips into
 // metadata (rx-vlan-offload) are not seen either.
 //
 // In copy mode every transmitted packet is an skb charged to the socket's

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mswitch/mswitch/fabric"
+	"github.com/mswitch/mswitch/frame/vnet"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,6 +32,12 @@ type inQueue struct {
 	fillProd uint32 // fill ring: next entry to produce
 	idle     int    // empty polls in a row (Poll mode)
 
+	// infer, when set, finds each packet's unfinished checksum or GSO
+	// (vnet.InferOffload) for interfaces of this MTU; bufs is its scratch.
+	infer bool
+	mtu   int
+	bufs  [][]byte
+
 	interrupted atomic.Bool
 	// file is a dup of the socket in the Go netpoller: Wait sleeps on it
 	// until the socket is readable.
@@ -44,8 +51,9 @@ type inQueue struct {
 
 var _ fabric.InQueue = (*inQueue)(nil)
 
-func newInQueue(s *socket, out *outQueue, mode Mode) (*inQueue, error) {
-	q := &inQueue{s: s, out: out, poll: mode == Poll, fillProd: uint32(s.rxFrames)}
+func newInQueue(s *socket, out *outQueue, mode Mode, mtu int, infer bool) (*inQueue, error) {
+	q := &inQueue{s: s, out: out, poll: mode == Poll, fillProd: uint32(s.rxFrames),
+		infer: infer, mtu: mtu, bufs: make([][]byte, 0, fabric.MaxFrags)}
 	q.ready = func(uintptr) bool { return q.interrupted.Load() || q.pending() }
 	if q.poll {
 		return q, nil
@@ -73,15 +81,35 @@ func (q *inQueue) pending() bool { return q.s.rx.producer() != q.cons }
 func (q *inQueue) Receive(slots []fabric.Slot) int {
 	r := &q.s.rx
 	n := min(int(r.producer()-q.cons), len(slots), len(r.desc))
+	first := 0
 	for k := 0; k < n; k++ {
 		d := r.desc[(q.cons+uint32(k))&r.mask]
 		b, _ := q.s.rxBytes(d.Addr, d.Len)
-		slots[k] = fabric.Slot{Buf: b, More: d.Options&unix.XDP_PKT_CONTD != 0}
+		more := d.Options&unix.XDP_PKT_CONTD != 0
+		slots[k] = fabric.Slot{Buf: b, More: more}
+		if q.infer && !more {
+			q.inferOffload(slots[first : k+1])
+			first = k + 1
+		}
 	}
 	if n > 0 {
 		q.idle = 0
 	}
 	return n
+}
+
+// inferOffload sets the Offload of the packet in slots, if it has an
+// unfinished checksum or is a GSO packet: AF_XDP carries no metadata, so
+// the packet itself is read (vnet.InferOffload).
+func (q *inQueue) inferOffload(slots []fabric.Slot) {
+	bufs := q.bufs[:0]
+	for i := range slots {
+		bufs = append(bufs, slots[i].Buf)
+	}
+	q.bufs = bufs
+	if h, ok := vnet.InferOffload(bufs, q.mtu); ok {
+		slots[0].Offload = h
+	}
 }
 
 // Release implements fabric.InQueue: the frames go back to the fill ring,
