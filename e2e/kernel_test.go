@@ -198,7 +198,10 @@ func TestKernelPorts(t *testing.T) {
 	// UDP and TCP between every pair (one direction each), and from the
 	// host stack.
 	for _, p := range [][2]string{{"1", "2"}, {"2", "3"}, {"3", "1"}} {
-		g, err := func() (float64, error) { g, _, err := n.iperf(p[0], p[1], hosts[p[1]], time.Second, true); return g, err }()
+		g, err := func() (float64, error) {
+			g, _, err := n.iperf(p[0], p[1], hosts[p[1]], time.Second, true)
+			return g, err
+		}()
 		if err != nil {
 			t.Error(err)
 			continue
