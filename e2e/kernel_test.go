@@ -315,3 +315,27 @@ for i in range(200):
 		t.Fatalf("daemon gone: %v\n%s", err, d.p.out.String())
 	}
 }
+
+// TestKernelFallback: where XDP cannot be attached as asked (native XDP on
+// a Linux bridge device of the test's own, whose driver has none), an afxdp
+// port falls back to AF_PACKET, and the daemon's log says why.
+func TestKernelFallback(t *testing.T) {
+	needRoot(t)
+	n := newTopo(t)
+	d := startDaemon(t, t.TempDir())
+	d.ctl(t, "switch", "add", "sw0")
+	dummy := n.prefix + "b"
+	n.sh("ip", "link", "add", dummy, "type", "bridge")
+	n.sh("ip", "link", "set", dummy, "up")
+	d.ctl(t, "port", "add", "sw0", "d", "--type", "afxdp", "--xdp-mode", "native", "--interface", dummy)
+	_, info := d.port(t, "sw0", "d")
+	if info.Backend != "afpacket" || info.State != "up" {
+		t.Fatalf("port on a bridge device with native XDP: backend %q, state %q; want afpacket, up", info.Backend, info.State)
+	}
+	if !strings.Contains(d.p.out.String(), "falling back to AF_PACKET") {
+		t.Errorf("the daemon's log does not say why:\n%s", d.p.out.String())
+	}
+	if out := n.sh("ip", "link", "show", dummy); strings.Contains(out, "xdp") {
+		t.Errorf("an XDP program stayed on %s:\n%s", dummy, out)
+	}
+}
