@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -36,7 +37,12 @@ func needRoot(t *testing.T, tools ...string) {
 	}
 }
 
+var sweep sync.Once
+
 func newTopo(t *testing.T) *netTopo {
+	// A run killed by a timeout leaves its devices: the first test of a
+	// run removes whatever carries this package's prefix.
+	sweep.Do((&netTopo{prefix: "mxe"}).cleanup)
 	n := &netTopo{t: t, prefix: fmt.Sprintf("mxe%03d", rand.Intn(1000)), subnet: 100 + rand.Intn(150)}
 	t.Cleanup(n.cleanup)
 	return n
