@@ -219,7 +219,7 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 		return s, err
 	}
 	if tg.exited() {
-		return s, fmt.Errorf("trafgen exited: %v\n%s", tg.err, tail(tg.out.String()))
+		return s, trafgenErr(tg.err, tg.out.String())
 	}
 	cyc, _ := r.f.(cycler)
 	if cyc != nil {
@@ -248,7 +248,7 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 		s.pmdCycles, s.pmdBusy, s.pmdErr = cyc.cycles(ctx)
 	}
 	if err := tg.stop(syscall.SIGINT, 5*time.Second); err != nil && !isSignalExit(err) {
-		return s, fmt.Errorf("trafgen: %w\n%s", err, tail(tg.out.String()))
+		return s, trafgenErr(err, tg.out.String())
 	}
 	if err := sleep(ctx, 200*time.Millisecond); err != nil { // the last packets
 		return s, err
@@ -274,6 +274,19 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 		return s, fmt.Errorf("trafgen sent nothing\n%s", tail(tg.out.String()))
 	}
 	return s, nil
+}
+
+// errTrafgenBusy is trafgen stopping because sending returned EAGAIN: the
+// veth's transmit queue was stopped, which veth does while its peer's
+// ring is full (XDP on the peer: the switch does not keep up), and trafgen
+// takes only ENOBUFS as a reason to retry.
+var errTrafgenBusy = errors.New("trafgen stopped: sending returned EAGAIN (mxk-h1e's queue stopped: the switch's ring was full)")
+
+func trafgenErr(err error, out string) error {
+	if strings.Contains(out, "Resource temporarily unavailable") {
+		return errTrafgenBusy
+	}
+	return fmt.Errorf("trafgen: %v\n%s", err, tail(out))
 }
 
 // stats2 returns the counters of h1e and h2e.

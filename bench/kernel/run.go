@@ -188,6 +188,9 @@ type SwitchRun struct {
 	Note string // how it was set up
 	// Skipped says why it did not run or stopped, "" when it ran through.
 	Skipped string
+	// Failed are the workloads that failed (the switch went on with the
+	// next), with why.
+	Failed []string
 }
 
 // Machine describes where the set ran.
@@ -280,9 +283,10 @@ type runner struct {
 	msdBin string        // mswitchd, once built
 	msdWhy string        // why there is none
 	// of the switch being measured
-	name string
-	t    *topo
-	f    fwd
+	failed []string // its workloads that failed
+	name   string
+	t      *topo
+	f      fwd
 }
 
 // ErrBusy is returned when another run of the set with the same prefix is
@@ -336,8 +340,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			r.rep.Versions["mswitchd"] = r.version(ctx)
 		}
 		o.Logf("kernel: %s", name)
+		r.failed = nil
 		err := r.runSwitch(ctx, name, f)
-		sr.Note = f.note()
+		sr.Note, sr.Failed = f.note(), r.failed
 		if err != nil {
 			sr.Skipped = "failed: " + err.Error()
 			o.Logf("kernel: %s: %v", name, err)
@@ -378,36 +383,50 @@ func (r *runner) runSwitch(ctx context.Context, name string, f fwd) (err error) 
 		}
 	}
 	r.quiet()
+	var work []func(context.Context) error
 	for _, size := range r.o.Sizes {
-		if err := r.ppsRow(ctx, size, 0); err != nil {
-			return err
-		}
+		work = append(work, func(ctx context.Context) error { return r.ppsRow(ctx, size, 0) })
 	}
 	if r.o.FixedRate > 0 {
-		if err := r.ppsRow(ctx, 60, r.o.FixedRate); err != nil {
-			return err
-		}
+		work = append(work, func(ctx context.Context) error { return r.ppsRow(ctx, 60, r.o.FixedRate) })
 	}
 	for _, iv := range r.o.PingIntervals {
-		if err := r.pingRow(ctx, iv); err != nil {
-			return err
+		work = append(work, func(ctx context.Context) error { return r.pingRow(ctx, iv) })
+	}
+	work = append(work, r.tcpRow)
+	for _, w := range work {
+		if err := w(ctx); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			// The switch may still carry the other workloads.
+			r.failed = append(r.failed, err.Error())
+			r.o.Logf("kernel: %v", err)
 		}
 	}
-	return r.tcpRow(ctx)
+	return nil
 }
 
 func (r *runner) ppsRow(ctx context.Context, size int, rate float64) error {
 	what := fmt.Sprintf("%s, %d B, %s", r.name, size, rateLabel(rate))
+	busy := 0
 	s, n, err := redo(r, what, func() (ppsSample, float64, error) {
-		s, err := r.pps(ctx, size, rate)
-		return s, s.cpu.other, err
+		for {
+			s, err := r.pps(ctx, size, rate)
+			if errors.Is(err, errTrafgenBusy) && busy < maxBusy {
+				busy++
+				r.o.Logf("kernel: %s: %v; running it again", what, err)
+				continue
+			}
+			return s, s.cpu.other, err
+		}
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	row := Row{Switch: r.name, Workload: WorkPPS, Size: size, Offered: rate, Sent: s.sent, Received: s.received,
 		LossPct: s.lossPct, SwitchIn: s.switchIn, SwitchOut: s.switchOut, SentPps: s.txPps, RxPps: s.rxPps, Gbps: float64(s.rxBytes) * 8 / s.cpu.wall.Seconds() / 1e9,
-		Background: s.cpu.other, Note: redoNote(n)}
+		Background: s.cpu.other, Note: joinNotes(redoNote(n), busyNote(busy))}
 	r.fillCPU(&row, s.cpu, s.rxPps)
 	if _, ok := r.f.(cycler); ok {
 		if s.pmdErr != nil {
@@ -505,6 +524,10 @@ func onOff(on bool) string {
 	return "off"
 }
 
+// maxRedo is how many times one measurement is run again at most, so that
+// the redo budget is not spent on one.
+const maxRedo = 2
+
 // quietLimit is the CPU other processes may use, in percent of one core,
 // before a measurement counts as disturbed.
 const quietLimit = 25
@@ -537,9 +560,10 @@ func redo[T any](r *runner, what string, run func() (T, float64, error)) (T, int
 	for n := 0; ; n++ {
 		start := time.Now()
 		v, other, err := run()
-		if err != nil || other < quietLimit || r.redo <= 0 {
+		if err != nil || other < quietLimit || r.redo <= 0 || n >= maxRedo {
 			if err == nil && other >= quietLimit {
-				r.o.Logf("kernel: %s: other processes used %.0f%% of a core; kept (no redo budget left)", what, other)
+				r.o.Logf("kernel: %s: other processes used %.0f%% of a core; kept (redone %d times, %v of the budget left)",
+					what, other, n, max(r.redo, 0).Round(time.Second))
 			}
 			return v, n, err
 		}
@@ -548,6 +572,18 @@ func redo[T any](r *runner, what string, run func() (T, float64, error)) (T, int
 		r.quiet()
 		r.redo -= time.Since(start)
 	}
+}
+
+// maxBusy is how many times a packet-rate run is tried again after
+// trafgen stopped on EAGAIN.
+const maxBusy = 2
+
+// busyNote says how many runs trafgen's EAGAIN cut short.
+func busyNote(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d run(s) before this one ended early: %v", n, errTrafgenBusy)
 }
 
 // redoNote says how many runs of a row were thrown away.

@@ -34,6 +34,8 @@ func (rep *Report) Targets() []Target {
 		why := func(sw string) string {
 			if sr := rep.Ran(sw); sr != nil && sr.Skipped != "" {
 				return sw + ": " + firstLine(sr.Skipped)
+			} else if sr != nil && len(sr.Failed) > 0 {
+				return sw + ": failed: " + firstLine(strings.Join(sr.Failed, "; "))
 			}
 			return sw + " not measured"
 		}

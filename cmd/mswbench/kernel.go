@@ -153,6 +153,9 @@ func writeKernelMarkdown(w io.Writer, rep *kernelbench.Report, m machine, cmdlin
 		if s.Skipped != "" {
 			ran = "**no**: " + strings.ReplaceAll(firstLineOf(s.Skipped), "|", "\\|")
 		}
+		for _, f := range s.Failed {
+			ran += "; **failed**: " + strings.ReplaceAll(firstLineOf(f), "|", "\\|")
+		}
 		fmt.Fprintf(w, "| %s | %s | %s |\n", s.Name, dash(s.Note != "", "%s", s.Note), ran)
 	}
 	fmt.Fprintln(w)
