@@ -256,6 +256,7 @@ func (c *conn) routineRead() error {
 		c.lastRecv.Store(time.Now().UnixNano())
 		c.msgsIn.Add(1)
 		h, _ := ofp.ParseHeader(frame)
+		c.log.Debug("openflow: received", "type", h.Type, "xid", h.XID, "len", h.Length)
 		m, err := ofp.Decode(frame)
 		var replies []ofp.Message
 		if err == nil {

@@ -77,8 +77,24 @@ func (c *conn) handle(xid uint32, m ofp.Message) ([]ofp.Message, error) {
 	return nil, &ofp.Error{Type: ofp.ETBadRequest, Code: ofp.BRCBadType, Reason: m.Type().String() + " is not a controller-to-switch message"}
 }
 
+// toDatapath passes m to the datapath. A request that needs an answer and
+// got none is refused: a controller would wait for it forever.
 func (c *conn) toDatapath(xid uint32, m ofp.Message) ([]ofp.Message, error) {
-	return c.sw.dp.Handle(c.ctx, &Request{Conn: c.id, XID: xid, Msg: m})
+	replies, err := c.sw.dp.Handle(c.ctx, &Request{Conn: c.id, XID: xid, Msg: m})
+	if err != nil || len(replies) > 0 {
+		return replies, err
+	}
+	switch m := m.(type) {
+	case *ofp.MultipartRequest:
+		if m.Flags&ofp.MultipartRequestMore == 0 {
+			c.log.Warn("openflow: datapath answered no multipart request", "multipart", m.Body.MultipartType(), "xid", xid)
+			return nil, &ofp.Error{Type: ofp.ETBadRequest, Code: ofp.BRCBadMultipart, Reason: "not supported by the datapath"}
+		}
+	case *ofp.QueueGetConfigRequest:
+		c.log.Warn("openflow: datapath answered no queue config request", "xid", xid)
+		return nil, &ofp.Error{Type: ofp.ETBadRequest, Code: ofp.BRCBadType, Reason: "not supported by the datapath"}
+	}
+	return nil, nil
 }
 
 // descReply fills the DESC reply from the datapath's features.
