@@ -284,15 +284,21 @@ func TestRoles(t *testing.T) {
 		a.expectError(xid, ofp.ETBadRequest, ofp.BRCIsSlave)
 	}
 	// A slave may read.
-	a.send(&ofp.MultipartRequest{Body: &ofp.PortDescRequest{}})
+	dp.setAnswer(func(req *Request) ([]ofp.Message, error) {
+		if _, ok := req.Msg.(*ofp.MultipartRequest); ok {
+			return []ofp.Message{&ofp.MultipartReply{Body: &ofp.PortDescReply{}}}, nil
+		}
+		return nil, nil
+	})
+	xid := a.send(&ofp.MultipartRequest{Body: &ofp.PortDescRequest{}})
+	expect[*ofp.MultipartReply](a, xid)
 	a.alive()
-	xid := b.send(flowMod)
+	b.send(flowMod)
 	b.alive()
 	got := dp.received()
 	if len(got) != 2 || got[0].Type() != ofp.TypeMultipartRequest || got[1].Type() != ofp.TypeFlowMod {
 		t.Errorf("datapath got %v, want the slave's multipart and the master's FLOW_MOD", got)
 	}
-	_ = xid
 
 	// Stale generation ids, signed distance.
 	xid = a.send(&ofp.RoleRequest{Role: ofp.RoleMaster, GenerationID: 4})
@@ -698,4 +704,19 @@ func TestUnixAndClose(t *testing.T) {
 		t.Log(err)
 	}
 	sw.Close()
+}
+
+// TestUnansweredRequest: a request that needs a reply and gets none from
+// the datapath is refused rather than left hanging.
+func TestUnansweredRequest(t *testing.T) {
+	dp := newFakeDP()
+	_, addr := startSwitch(t, dp, Options{})
+	k := dialCtl(t, addr)
+	xid := k.send(&ofp.MultipartRequest{Body: &ofp.GroupDescRequest{}})
+	k.expectError(xid, ofp.ETBadRequest, ofp.BRCBadMultipart)
+	xid = k.send(&ofp.QueueGetConfigRequest{Port: 1})
+	k.expectError(xid, ofp.ETBadRequest, ofp.BRCBadType)
+	// A request continued by REQ_MORE has no reply of its own yet.
+	k.send(&ofp.MultipartRequest{Flags: ofp.MultipartRequestMore, Body: &ofp.TableFeaturesRequest{}})
+	k.alive()
 }
