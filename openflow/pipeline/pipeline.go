@@ -1,0 +1,455 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mswitch/mswitch/openflow/ofp"
+)
+
+// Options configures a Pipeline. The zero value is usable.
+type Options struct {
+	// Tables is the number of flow tables, IDs 0..Tables-1: 1 to 254.
+	// Zero means DefaultTables.
+	Tables int
+
+	// PortExists reports whether a port number names a port of the
+	// switch; output actions and watch ports naming other ports are
+	// refused (BAD_OUT_PORT, BAD_WATCH). Nil: every port up to OFPP_MAX
+	// exists.
+	PortExists func(port uint32) bool
+
+	// PortLive reports whether a port is live, for fast-failover groups
+	// and select buckets with a watch port. Nil: every port is live. When
+	// a port's liveness changes, call Pipeline.PortChanged.
+	PortLive func(port uint32) bool
+
+	// Now is the clock for flow ages and timeouts. Nil: time.Now.
+	Now func() time.Time
+
+	// EMCEntries is the size of each worker's exact-match cache (rounded
+	// up to a power of two). Zero means 8192.
+	EMCEntries int
+
+	// MaxMegaflows bounds each worker's megaflow cache; when it is full,
+	// the cache is emptied. Zero means 65536.
+	MaxMegaflows int
+
+	// MaxFlows bounds the number of flow entries (TABLE_FULL beyond).
+	// Zero: no limit.
+	MaxFlows int
+
+	// NoCache starts the pipeline with its caches disabled (see
+	// SetCaching).
+	NoCache bool
+}
+
+// DefaultTables is the number of flow tables of a pipeline by default.
+const DefaultTables = 64
+
+// A Pipeline is an OpenFlow 1.3 switch's flow tables and group table, with
+// the per-worker caches in front of them. See the package doc for the
+// concurrency contract.
+type Pipeline struct {
+	opts Options
+
+	// mu guards the tables, the groups and the flows' definitions: the
+	// control methods hold it for writing, the slow path for reading.
+	mu     sync.RWMutex
+	tables []*table
+	groups map[uint32]*group
+	timed  map[*flow]struct{} // flows with a timeout
+	nflows int
+	seq    uint64
+
+	// gen is bumped by every change of the tables, the groups or port
+	// liveness; cached translations of an older generation are not used.
+	gen                    atomic.Uint64
+	nocache                atomic.Bool
+	invalidTTLToController atomic.Bool
+
+	workersMu sync.Mutex
+	workers   []*Worker
+	pool      sync.Pool
+}
+
+// New returns an empty pipeline: no flows (every packet is dropped), no
+// groups.
+func New(opts Options) (*Pipeline, error) {
+	if opts.Tables == 0 {
+		opts.Tables = DefaultTables
+	}
+	if opts.Tables < 1 || opts.Tables > int(ofp.TableMax) {
+		return nil, fmt.Errorf("new pipeline: %d tables: %w", opts.Tables, ErrBadOption)
+	}
+	if opts.EMCEntries <= 0 {
+		opts.EMCEntries = 8192
+	}
+	n := 1
+	for n < opts.EMCEntries {
+		n <<= 1
+	}
+	opts.EMCEntries = n
+	if opts.MaxMegaflows <= 0 {
+		opts.MaxMegaflows = 65536
+	}
+	p := &Pipeline{opts: opts, groups: make(map[uint32]*group), timed: make(map[*flow]struct{})}
+	for i := 0; i < opts.Tables; i++ {
+		p.tables = append(p.tables, newTable(uint8(i)))
+	}
+	p.gen.Store(1)
+	p.nocache.Store(opts.NoCache)
+	p.pool.New = func() any { return p.newWorker() }
+	return p, nil
+}
+
+// ErrBadOption is wrapped by New's errors.
+var ErrBadOption = errors.New("bad option")
+
+func (p *Pipeline) now() time.Time {
+	if p.opts.Now != nil {
+		return p.opts.Now()
+	}
+	return time.Now()
+}
+
+// changed invalidates every cached translation. Must hold p.mu for writing
+// (or otherwise order the change before the bump).
+func (p *Pipeline) changed() { p.gen.Add(1) }
+
+// Tables returns the number of flow tables.
+func (p *Pipeline) Tables() int { return len(p.tables) }
+
+// PortChanged tells the pipeline that a port came, went, or changed
+// liveness: cached decisions of fast-failover and select groups are
+// dropped. Safe from any goroutine.
+func (p *Pipeline) PortChanged() {
+	p.mu.Lock()
+	p.changed()
+	p.mu.Unlock()
+}
+
+// SetCaching turns the exact-match and megaflow caches on or off (off:
+// every packet is translated through the tables). Safe from any goroutine.
+func (p *Pipeline) SetCaching(on bool) {
+	p.nocache.Store(!on)
+	p.PortChanged()
+}
+
+// SetInvalidTTLToController sets whether a packet whose TTL a decrement
+// would make zero goes to the controller (PACKET_IN with reason
+// INVALID_TTL) instead of being dropped: OFPC_INVALID_TTL_TO_CONTROLLER of
+// SET_CONFIG. Safe from any goroutine.
+func (p *Pipeline) SetInvalidTTLToController(on bool) { p.invalidTTLToController.Store(on) }
+
+// TableMod applies a TABLE_MOD. OpenFlow 1.3 deprecates every table
+// configuration bit, so it only checks the table ID.
+func (p *Pipeline) TableMod(tm *ofp.TableMod) error {
+	if int(tm.TableID) >= len(p.tables) && tm.TableID != ofp.TableAll {
+		return &ofp.Error{Type: ofp.ETTableModFailed, Code: ofp.TMFCBadTable, Reason: "table " + utoa(uint64(tm.TableID))}
+	}
+	if tm.Config&^ofp.TableConfigDeprecatedMask != 0 {
+		return &ofp.Error{Type: ofp.ETTableModFailed, Code: ofp.TMFCBadConfig, Reason: "table config"}
+	}
+	return nil
+}
+
+// Output is one place a packet goes.
+type Output struct {
+	// Port is a port number (at most ofp.PortMax) or one of the reserved
+	// ports ofp.PortInPort, PortFlood, PortAll, PortController and
+	// PortLocal, which the caller expands (FLOOD and ALL exclude the input
+	// port). Output to the input port by its number is suppressed, as the
+	// spec requires.
+	Port uint32
+	// Version says which bytes to send: -1 the packet Process returned,
+	// i >= 0 Result.Copies[i] (the packet as it was when a later action
+	// changed it).
+	Version int
+	// Queue is the set_queue in force (0 by default).
+	Queue uint32
+	// TunnelID is the tunnel_id metadata (from the input or set_field).
+	TunnelID uint64
+
+	// For Port == ofp.PortController, what the PACKET_IN carries: the
+	// bytes to send (MaxLen, ofp.CMLNoBuffer for all), the reason
+	// (ofp.ReasonNoMatch from a table-miss flow entry, ReasonAction,
+	// ReasonInvalidTTL), the table and cookie of the flow, and the
+	// metadata at that point.
+	MaxLen   uint16
+	Reason   uint8
+	TableID  uint8
+	Cookie   uint64
+	Metadata uint64
+}
+
+// Result is where Process reports what happened to a packet. It is owned by
+// the caller and reused from packet to packet; its slices are valid until
+// the next call that uses the same Result. The zero value is ready to use.
+type Result struct {
+	// Outputs lists the outputs in the order the actions made them.
+	Outputs []Output
+	// Copies holds the earlier versions of the packet that some outputs
+	// show. The buffers belong to the Result and are reused.
+	Copies [][]byte
+
+	// Malformed is set for a frame too short to hold an Ethernet header;
+	// it is dropped without a lookup.
+	Malformed bool
+	// InvalidTTL is set when a TTL decrement stopped the actions.
+	InvalidTTL bool
+	// NoRoom is set when a push action found no room in the buffer's
+	// capacity; the actions stopped there.
+	NoRoom bool
+	// Cache says where the decision came from.
+	Cache CacheLevel
+
+	tunnelIn uint64
+	bufs     [][]byte
+}
+
+// CacheLevel names where a packet's decision was found.
+type CacheLevel uint8
+
+// Cache levels.
+const (
+	CacheNone     CacheLevel = iota // translated through the tables
+	CacheEMC                        // exact-match cache
+	CacheMegaflow                   // megaflow cache
+)
+
+func (r *Result) reset() {
+	r.Outputs = r.Outputs[:0]
+	r.Copies = r.Copies[:0]
+	r.Malformed, r.InvalidTTL, r.NoRoom, r.Cache = false, false, false, CacheNone
+}
+
+// snapshot copies b into a version buffer and returns its index.
+func (r *Result) snapshot(b []byte) int {
+	k := len(r.Copies)
+	if k == len(r.bufs) {
+		r.bufs = append(r.bufs, make([]byte, 0, max(len(b), 2048)))
+	}
+	r.bufs[k] = append(r.bufs[k][:0], b...)
+	r.Copies = append(r.Copies, r.bufs[k])
+	return k
+}
+
+// A Worker runs packets through the pipeline. It holds one goroutine's
+// caches and scratch space: a Worker must not be used by two goroutines at
+// once, and each forwarding goroutine should have its own (OVS's PMD
+// threads each have their own caches, for the same reason: no locks, no
+// shared cache lines on a hit).
+type Worker struct {
+	p       *Pipeline
+	gen     uint64
+	emc     []emcEntry
+	mf      megaflows
+	x       xlate
+	saves   []saved
+	scratch []byte
+
+	emcHits, mfHits, misses atomic.Uint64
+}
+
+type emcEntry struct {
+	gen  uint64
+	key  Key
+	prog *program
+}
+
+// NewWorker returns a Worker with empty caches.
+func (p *Pipeline) NewWorker() *Worker {
+	w := p.newWorker()
+	p.workersMu.Lock()
+	p.workers = append(p.workers, w)
+	p.workersMu.Unlock()
+	return w
+}
+
+func (p *Pipeline) newWorker() *Worker {
+	return &Worker{p: p, emc: make([]emcEntry, p.opts.EMCEntries)}
+}
+
+// Process runs a packet through the pipeline with a pooled Worker; see
+// Worker.Process. A forwarding goroutine should rather own a Worker.
+func (p *Pipeline) Process(pkt []byte, inPort uint32, res *Result) []byte {
+	w := p.pool.Get().(*Worker)
+	pkt = w.Process(pkt, inPort, res)
+	p.pool.Put(w)
+	return pkt
+}
+
+// Process runs the packet pkt, received on port inPort, through the
+// pipeline: it rewrites pkt in place as the actions say and returns it
+// (resliced when a push or pop changed its length: it may grow up to
+// cap(pkt)), and fills res with the outputs. Counters of flows, tables,
+// groups and buckets are updated. Process does not retain pkt, and does not
+// allocate once its caches are warm.
+func (w *Worker) Process(pkt []byte, inPort uint32, res *Result) []byte {
+	return w.ProcessTunnel(pkt, inPort, 0, res)
+}
+
+// ProcessTunnel is Process for a packet that arrived with tunnel metadata
+// (the tunnel_id match field).
+func (w *Worker) ProcessTunnel(pkt []byte, inPort uint32, tunnelID uint64, res *Result) []byte {
+	res.reset()
+	res.tunnelIn = tunnelID
+	var k Key
+	var lay layout
+	if !extract(pkt, inPort, &k, &lay) {
+		res.Malformed = true
+		return pkt
+	}
+	k[wTun] = tunnelID
+	p := w.p
+	g := p.gen.Load()
+	if g != w.gen {
+		w.flush(g)
+	}
+	var prog *program
+	if !p.nocache.Load() {
+		e := &w.emc[k.hash()&uint64(len(w.emc)-1)]
+		if e.gen == g && e.key == k {
+			prog = e.prog
+			res.Cache = CacheEMC
+			w.emcHits.Add(1)
+		} else if prog = w.mf.lookup(&k); prog != nil {
+			e.gen, e.key, e.prog = g, k, prog
+			res.Cache = CacheMegaflow
+			w.mfHits.Add(1)
+		}
+	}
+	if prog == nil {
+		w.misses.Add(1)
+		prog = w.translate(pkt, &k, inPort)
+	}
+	prog.count(len(pkt))
+	return w.exec(prog.ops, pkt, &lay, inPort, res, false)
+}
+
+// translate runs the slow path and caches what it can.
+func (w *Worker) translate(pkt []byte, k *Key, inPort uint32) *program {
+	p := w.p
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	g := p.gen.Load()
+	if g != w.gen {
+		w.flush(g)
+	}
+	x := &w.x
+	x.reset(p, w, k, pkt, inPort)
+	x.run(0)
+	if x.uncacheable || p.nocache.Load() {
+		return &x.prog
+	}
+	prog := x.prog.clone()
+	if w.mf.n >= p.opts.MaxMegaflows {
+		w.mf.clear()
+	}
+	w.mf.insert(k, &x.seen, prog)
+	e := &w.emc[k.hash()&uint64(len(w.emc)-1)]
+	e.gen, e.key, e.prog = g, *k, prog
+	return prog
+}
+
+// flush empties the megaflow cache for generation g (EMC entries carry
+// their generation and need no flush).
+func (w *Worker) flush(g uint64) {
+	w.gen = g
+	w.mf.clear()
+}
+
+// megaflows is a worker's megaflow cache: tuple space search over the masks
+// of the translations, most-hit masks first.
+type megaflows struct {
+	subs   []*mfSub
+	n      int
+	probes int
+}
+
+type mfSub struct {
+	mask  Key
+	flows map[Key]*program
+	hits  uint64
+}
+
+func (c *megaflows) lookup(k *Key) *program {
+	for _, s := range c.subs {
+		if pr := s.flows[k.and(&s.mask)]; pr != nil {
+			s.hits++
+			if c.probes++; c.probes&0xfff == 0 {
+				c.rank()
+			}
+			return pr
+		}
+	}
+	return nil
+}
+
+// rank orders the masks by recent hits, as OVS's dpcls sorts its
+// subtables.
+func (c *megaflows) rank() {
+	slices.SortStableFunc(c.subs, func(a, b *mfSub) int {
+		switch {
+		case a.hits > b.hits:
+			return -1
+		case a.hits < b.hits:
+			return 1
+		}
+		return 0
+	})
+	for _, s := range c.subs {
+		s.hits /= 2
+	}
+}
+
+func (c *megaflows) insert(k, mask *Key, pr *program) {
+	var s *mfSub
+	for _, t := range c.subs {
+		if t.mask == *mask {
+			s = t
+			break
+		}
+	}
+	if s == nil {
+		s = &mfSub{mask: *mask, flows: make(map[Key]*program)}
+		c.subs = append(c.subs, s)
+	}
+	mk := k.and(mask)
+	if _, ok := s.flows[mk]; !ok {
+		c.n++
+	}
+	s.flows[mk] = pr
+}
+
+func (c *megaflows) clear() {
+	c.subs = c.subs[:0]
+	c.n = 0
+}
+
+// CacheStats counts packets by where their decision was found, summed over
+// the pipeline's workers.
+type CacheStats struct {
+	EMCHits      uint64
+	MegaflowHits uint64
+	Misses       uint64 // translated through the tables
+}
+
+// CacheStats returns the cache counters of the workers made by NewWorker
+// (not those of Pipeline.Process's pool). Safe from any goroutine.
+func (p *Pipeline) CacheStats() CacheStats {
+	p.workersMu.Lock()
+	defer p.workersMu.Unlock()
+	var s CacheStats
+	for _, w := range p.workers {
+		s.EMCHits += w.emcHits.Load()
+		s.MegaflowHits += w.mfHits.Load()
+		s.Misses += w.misses.Load()
+	}
+	return s
+}
