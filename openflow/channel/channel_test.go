@@ -3,6 +3,7 @@ package channel
 import (
 	"bytes"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -719,4 +720,54 @@ func TestUnansweredRequest(t *testing.T) {
 	// A request continued by REQ_MORE has no reply of its own yet.
 	k.send(&ofp.MultipartRequest{Flags: ofp.MultipartRequestMore, Body: &ofp.TableFeaturesRequest{}})
 	k.alive()
+}
+
+// TestConcurrentAsync runs asynchronous messages from several goroutines
+// while controllers connect, change roles and leave (for the race detector).
+func TestConcurrentAsync(t *testing.T) {
+	dp := newFakeDP()
+	sw, addr := startSwitch(t, dp, Options{QueueLen: 16})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				switch g {
+				case 0:
+					sw.PacketIn(&ofp.PacketIn{Reason: ofp.ReasonAction, Data: make([]byte, 100)}, 64)
+				case 1:
+					sw.PortStatus(&ofp.PortStatus{Reason: ofp.PortReasonModify})
+				case 2:
+					sw.FlowRemoved(&ofp.FlowRemoved{Reason: ofp.RemovedDelete})
+				case 3:
+					sw.Status()
+				}
+				time.Sleep(20 * time.Microsecond)
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(stop)
+	for i := range 20 {
+		k := dialCtl(t, addr)
+		k.send(&ofp.RoleRequest{Role: uint32(1 + i%3), GenerationID: uint64(i)})
+		k.send(&ofp.SetAsync{AsyncConfig: ofp.AsyncConfig{PacketInMask: [2]uint32{2, 2}}})
+		xid := k.send(&ofp.EchoRequest{})
+		for {
+			h, _ := k.recv()
+			if h.Type == ofp.TypeEchoReply && h.XID == xid {
+				break
+			}
+		}
+		if i%2 == 0 {
+			k.c.Close()
+		}
+	}
 }

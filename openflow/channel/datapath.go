@@ -78,6 +78,9 @@ const (
 	RoleSlave  = Role(ofp.RoleSlave)
 )
 
+// MarshalText makes Status print roles by name in JSON.
+func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
 func (r Role) String() string {
 	switch r {
 	case RoleEqual:

@@ -37,6 +37,8 @@
 //	MULTIPART_REQUEST (others)     datapath      TABLE_FEATURES with a body from a slave: IS_SLAVE;
 //	                                             a large reply is split over REPLY_MORE messages
 //	QUEUE_GET_CONFIG_REQUEST       datapath
+//	  ... left unanswered          channel       ERROR BAD_REQUEST/BAD_MULTIPART (BAD_TYPE for queue config),
+//	                                             so that a controller never waits forever
 //	replies, PACKET_IN, ...        channel       ERROR BAD_REQUEST/BAD_TYPE (switch-to-controller messages)
 //	unknown type                   channel       ERROR BAD_REQUEST/BAD_TYPE (from the codec)
 //	malformed message              channel       the ERROR the codec's *ofp.Error names, e.g. BAD_MATCH/BAD_LEN
@@ -66,7 +68,9 @@
 // Connections start as equal. ROLE_REQUEST master or slave carries a
 // generation_id, refused with ROLE_REQUEST_FAILED/STALE when it is older
 // (by signed 64-bit distance) than the largest seen; a new master demotes
-// the previous one to slave. Slaves may read but not change the switch.
+// the previous one to slave. Slaves may read but not change the switch
+// (the messages marked IS_SLAVE above); SET_CONFIG and SET_ASYNC stay
+// open to them, as the spec lists neither.
 //
 // # Connection loss and fail mode
 //

@@ -140,6 +140,9 @@ func ParseFailMode(s string) (FailMode, error) {
 	return 0, fmt.Errorf("parse fail mode %q: want secure or standalone", s)
 }
 
+// MarshalText makes Status print the fail mode by name in JSON.
+func (m FailMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
 func (m FailMode) String() string {
 	if m == FailStandalone {
 		return "standalone"
