@@ -3,8 +3,10 @@ package channel
 import (
 	"bytes"
 	"encoding/binary"
+	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -654,8 +656,10 @@ func TestUnixAndClose(t *testing.T) {
 	checkLeaks(t)
 	path := t.TempDir() + "/sw.sock"
 	dp := newFakeDP()
+	var logs bytes.Buffer // written under the handler's lock, read after Close
 	sw, err := New(dp, Options{Targets: []Target{mustTarget(t, "punix:"+path), mustTarget(t, "ptcp:0"),
-		mustTarget(t, "tcp:127.0.0.1:1")}, Logger: testLogger(t), MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+		mustTarget(t, "tcp:127.0.0.1:1")}, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -678,6 +682,10 @@ func TestUnixAndClose(t *testing.T) {
 	}
 	k.expectClosed()
 	k2.expectClosed()
+	// The active target failed a few times and said so once.
+	if n := strings.Count(logs.String(), "cannot connect to controller"); n != 1 {
+		t.Errorf("%d connection failure logs, want 1:\n%s", n, logs.String())
+	}
 	if err := sw.Start(); err == nil {
 		t.Error("Start after Close succeeded")
 	}
