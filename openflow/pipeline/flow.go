@@ -149,6 +149,8 @@ func (p *Pipeline) checkActions(acts []ofp.Action, c actionCtx) error {
 	// The prerequisites of a set-field are checked against the flow's
 	// match as the actions before it changed it (a push-VLAN makes
 	// VLAN_PCP settable, a pop-MPLS sets the EtherType).
+	// Buckets and packet-outs have no match to check against: their
+	// set-fields apply where the header exists.
 	m := c.match
 	if m == nil {
 		m = &ofp.Match{}
@@ -198,7 +200,7 @@ func (p *Pipeline) checkActions(acts []ofp.Action, c actionCtx) error {
 			if f.Class != ofp.OXMClassBasic || !supported(f.Field) || !fields[f.Field].set {
 				return actError(ofp.BACBadSetType, "cannot set "+f.Field.String())
 			}
-			if !m.PrereqMet(f.Field) {
+			if c.match != nil && !m.PrereqMet(f.Field) {
 				return actError(ofp.BACMatchInconsistent, "set_field "+f.Field.String()+" without its prerequisite in the match")
 			}
 		case ofp.ActionPopVLAN, ofp.ActionSetQueue, ofp.ActionSetNWTTL, ofp.ActionDecNWTTL,
