@@ -228,7 +228,9 @@ func ports(r *Result) []uint32 {
 // fakeClock is an injectable clock.
 type fakeClock struct{ t time.Time }
 
-func (c *fakeClock) now() time.Time          { return c.t }
-func (c *fakeClock) add(d time.Duration)     { c.t = c.t.Add(d) }
-func newClock() *fakeClock                   { return &fakeClock{t: time.Unix(1000, 0)} }
-func bucketOf(acts ...ofp.Action) ofp.Bucket { return ofp.Bucket{WatchPort: ofp.PortAny, WatchGroup: ofp.GroupAny, Actions: acts} }
+func (c *fakeClock) now() time.Time      { return c.t }
+func (c *fakeClock) add(d time.Duration) { c.t = c.t.Add(d) }
+func newClock() *fakeClock               { return &fakeClock{t: time.Unix(1000, 0)} }
+func bucketOf(acts ...ofp.Action) ofp.Bucket {
+	return ofp.Bucket{WatchPort: ofp.PortAny, WatchGroup: ofp.GroupAny, Actions: acts}
+}
