@@ -41,7 +41,10 @@
 //     processing cycles per packet (ovs-appctl dpif-netdev/pmd-stats-show);
 //   - the same at a fixed offered rate (trafgen -b, 100 kpps);
 //   - TCP: iperf3, one stream mxk-h1 -> mxk-h2, with the veths' offloads as
-//     each switch needs them to work (Switch.Offloads);
+//     each switch needs them to work: on for the kernel's bridge and OVS's
+//     system ports (with userspace-tso-enable), off for OVS's afxdp ports,
+//     both for mswitch (the one with more goodput is kept, the other is
+//     in the row's note);
 //   - ping round trips mxk-h1 -> mxk-h2 (iputils ping, p50 and p99).
 //
 // The machine may be shared with other work: the set measures the CPU that

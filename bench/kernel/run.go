@@ -59,7 +59,8 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-// Full is the published set: 10-s windows, about eight minutes.
+// Full is the published set: 10-s windows, eight minutes on a quiet
+// machine, up to about twelve with the waits and redos of a busy one.
 func Full() Options {
 	return Options{
 		Switches:      AllSwitches,
@@ -72,7 +73,7 @@ func Full() Options {
 		PingLimit:     30 * time.Second,
 		Prefix:        "mxk",
 		QuietWait:     20 * time.Second,
-		RedoBudget:    90 * time.Second,
+		RedoBudget:    150 * time.Second,
 	}
 }
 
@@ -477,42 +478,64 @@ func (r *runner) pingRow(ctx context.Context, iv time.Duration) error {
 }
 
 // tcpWorks is the least goodput, in Gb/s, at which an offload setting is
-// taken to carry TCP.
+// taken to carry TCP; of the settings a switch is tried with, the one with
+// the most goodput is kept.
 const tcpWorks = 0.1
 
 func (r *runner) tcpRow(ctx context.Context) error {
-	var tried []string
-	var s tcpSample
-	var n int
-	var err error
-	for i, on := range r.f.offloads() {
+	type result struct {
+		s   tcpSample
+		n   int
+		err error
+	}
+	var res []result
+	best := -1
+	for _, on := range r.f.offloads() {
 		what := fmt.Sprintf("%s, tcp, offloads %s", r.name, onOff(on))
-		s, n, err = redo(r, what, func() (tcpSample, float64, error) {
+		s, n, err := redo(r, what, func() (tcpSample, float64, error) {
 			s, err := r.tcp(ctx, on)
 			return s, s.cpu.other, err
 		})
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		last := i == len(r.f.offloads())-1
-		if err == nil && (s.gbps >= tcpWorks || last) {
-			break
-		}
-		why := fmt.Sprintf("%.2f Gb/s", s.gbps)
 		if err != nil {
-			why = err.Error()
+			r.o.Logf("kernel: %s: %v", what, err)
+		} else {
+			r.o.Logf("kernel: %s: %.2f Gb/s, %d retransmits, switch %.0f%% CPU", what, s.gbps, s.retransmits, s.cpu.switchPct)
 		}
-		r.o.Logf("kernel: %s: %s", what, why)
-		if last {
-			return fmt.Errorf("%s: %w", what, err)
+		res = append(res, result{s, n, err})
+		if err == nil && s.gbps >= tcpWorks && (best < 0 || s.gbps > res[best].s.gbps) {
+			best = len(res) - 1
 		}
-		tried = append(tried, fmt.Sprintf("offloads %s: %s", onOff(on), why))
 	}
+	if best < 0 {
+		var whys []string
+		for _, x := range res {
+			why := fmt.Sprintf("%.2f Gb/s", x.s.gbps)
+			if x.err != nil {
+				why = x.err.Error()
+			}
+			whys = append(whys, fmt.Sprintf("offloads %s: %s", onOff(x.s.offloads), why))
+		}
+		return fmt.Errorf("%s, tcp: no offload setting carries %.1f Gb/s: %s", r.name, tcpWorks, strings.Join(whys, "; "))
+	}
+	// The best setting is the row; the others are its note.
+	var others []string
+	for i, x := range res {
+		if i == best {
+			continue
+		}
+		if x.err != nil {
+			others = append(others, fmt.Sprintf("offloads %s: %v", onOff(x.s.offloads), x.err))
+		} else {
+			others = append(others, fmt.Sprintf("offloads %s: %.2f Gb/s, %d retransmits", onOff(x.s.offloads), x.s.gbps, x.s.retransmits))
+		}
+	}
+	s, n := res[best].s, res[best].n
 	row := Row{Switch: r.name, Workload: WorkTCP, Gbps: s.gbps, Retransmits: s.retransmits, Offloads: onOff(s.offloads),
-		Background: s.cpu.other, Note: joinNotes(append(tried, redoNote(n))...)}
+		Background: s.cpu.other, Note: joinNotes(append(others, redoNote(n))...)}
 	r.fillCPU(&row, s.cpu, 0)
-	r.o.Logf("kernel: %s, tcp, offloads %s: %.2f Gb/s, %d retransmits, switch %.0f%% CPU",
-		r.name, row.Offloads, s.gbps, s.retransmits, row.SwitchCPUPct)
 	r.rep.Rows = append(r.rep.Rows, row)
 	return nil
 }
@@ -672,7 +695,10 @@ func (r *runner) version(ctx context.Context) string {
 	if r.o.Bin == "" {
 		if rev, err := run(ctx, nil, "git", "rev-parse", "--short=12", "HEAD"); err == nil {
 			line += ", built from " + strings.TrimSpace(rev)
-			if st, err := run(ctx, nil, "git", "status", "--porcelain", "--untracked-files=no"); err == nil && strings.TrimSpace(st) != "" {
+			// Changes to the Go code that goes into mswitchd (tests
+			// and docs aside), new files included.
+			if st, err := run(ctx, nil, "git", "status", "--porcelain", "--untracked-files=all", "--",
+				":(top,glob)**/*.go", ":(top,exclude,glob)**/*_test.go", ":(top,exclude)bench"); err == nil && strings.TrimSpace(st) != "" {
 				line += " and the work tree's uncommitted changes"
 			}
 		}

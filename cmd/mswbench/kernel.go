@@ -139,8 +139,9 @@ func writeKernelMarkdown(w io.Writer, rep *kernelbench.Report, m machine, cmdlin
 		"per packet, cleared at the window's start. _Machine_ is the busy time of both CPUs from /proc/stat per forwarded "+
 		"packet (the only CPU figure for the kernel's bridge; its softirq share apart). TCP: iperf3, one stream "+
 		"h1 -> h2 for %v, the veths' offloads as each switch needs them (on = the veth defaults: checksum, TSO, GSO; "+
-		"off = those and GRO off, on all four veths); a switch that is tried with offloads on and carries less than "+
-		"0.1 Gb/s is measured again with them off. Ping: %d pings h1 -> h2 at each interval, nearest-rank percentiles "+
+		"off = those and GRO off, on all four veths): on for the bridge and OVS's system ports (with userspace-tso-enable), "+
+		"off for OVS's afxdp ports (AF_XDP carries no offload metadata), both for mswitch, keeping the one with more "+
+		"goodput (the other is in the notes). Ping: %d pings h1 -> h2 at each interval, nearest-rank percentiles "+
 		"(at 2 ms iputils busy-waits between pings; at 10 ms it sleeps, and waking an idle vCPU costs tens of µs). "+
 		"_Background_ is the CPU that processes other than the set's used during the window, in %% of one core: the "+
 		"machine is shared, and rows with a high background are worth less; a measurement during which it passed 25%% "+

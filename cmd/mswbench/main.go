@@ -36,7 +36,7 @@
 // With -kernel, it runs the kernel set instead (package bench/kernel, as
 // root: mswitchd's afxdp and afpacket ports, the Linux bridge and Open
 // vSwitch's userspace datapath on veths in network namespaces, with
-// trafgen, iperf3 and ping; about eight minutes) and writes
+// trafgen, iperf3 and ping; eight to twelve minutes) and writes
 // bench/kernel.csv, bench/kernel-*.png and the section of BENCHMARKS.md
 // between <!-- kernel:start --> and <!-- kernel:end -->, including the
 // hand-written bench/kernel-notes.md; -kernel-quick runs it with one-second
