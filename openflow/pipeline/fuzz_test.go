@@ -21,7 +21,7 @@ func fuzzPipeline(t testing.TB) *Pipeline {
 	mustFlow(t, p, flowAdd(1, 1, match(u(ofp.OXMEthType, 0x806)),
 		apply(setf(ip4(ofp.OXMARPTpa, "1.2.3.4")), setf(u(ofp.OXMARPOp, 2)), out(2)), gotoT(2)))
 	mustFlow(t, p, flowAdd(1, 1, match(u(ofp.OXMEthType, 0x8847)), apply(setf(u(ofp.OXMMPLSLabel, 5)), ofp.ActionPopMPLS{EtherType: 0x86dd}), gotoT(2)))
-	mustFlow(t, p, flowAdd(1, 0, match(), apply(setf(u(ofp.OXMVlanPCP, 3))), gotoT(2)))
+	mustFlow(t, p, flowAdd(1, 0, match(um(ofp.OXMVlanVID, 0x1000, 0x1000)), apply(setf(u(ofp.OXMVlanPCP, 3))), gotoT(2)))
 	mustFlow(t, p, flowAdd(2, 0, match(), writeActs(ofp.ActionPopVLAN{}, ofp.ActionSetNWTTL{TTL: 9}, out(ofp.PortController))))
 	return p
 }
