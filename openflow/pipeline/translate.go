@@ -222,7 +222,9 @@ func (x *xlate) rekey() {
 	extract(pkt, x.inPort, &k, &lay)
 	k[wMeta], k[wTun] = x.key[wMeta], x.key[wTun]
 	x.key = k
-	x.tracef("  (key derived again from the rewritten packet; not cached)\n")
+	if x.tr != nil {
+		x.tracef("  (key derived again from the rewritten packet; not cached)\n")
+	}
 }
 
 // run sends the packet through the tables from table start, then executes
@@ -237,36 +239,50 @@ func (x *xlate) run(start int) {
 		x.prog.incs = append(x.prog.incs, &tb.lookups)
 		f := tb.lookup(&x.key, &x.seen)
 		if f == nil {
-			x.tracef("table %d: no match: drop (table-miss without a miss flow entry)\n", t)
+			if x.tr != nil {
+				x.tracef("table %d: no match: drop (table-miss without a miss flow entry)\n", t)
+			}
 			return
 		}
 		x.prog.incs = append(x.prog.incs, &tb.matched)
 		x.prog.ctrs = append(x.prog.ctrs, &f.counter)
 		x.table, x.cookie, x.miss = uint8(t), f.cookie, f.tableMiss()
 		if x.tr != nil {
-			x.tracef("table %d: priority %d %s cookie %#x\n", t, f.priority, formatMatch(&f.match), f.cookie)
+			if x.tr != nil {
+				x.tracef("table %d: priority %d %s cookie %#x\n", t, f.priority, formatMatch(&f.match), f.cookie)
+			}
 		}
 		in := &f.prog
 		if len(in.apply) > 0 {
-			x.tracef("  apply_actions(%s)\n", formatActions(in.apply))
+			if x.tr != nil {
+				x.tracef("  apply_actions(%s)\n", formatActions(in.apply))
+			}
 			x.actions(in.apply)
 		}
 		if in.clear {
-			x.tracef("  clear_actions\n")
+			if x.tr != nil {
+				x.tracef("  clear_actions\n")
+			}
 			x.set.clear()
 		}
 		if in.hasWrite {
-			x.tracef("  write_actions(%s)\n", formatActions(in.write))
+			if x.tr != nil {
+				x.tracef("  write_actions(%s)\n", formatActions(in.write))
+			}
 			x.set.write(in.write)
 		}
 		if in.metaMask != 0 {
 			x.key[wMeta] = x.key[wMeta]&^in.metaMask | in.meta
-			x.tracef("  write_metadata:%#x/%#x -> metadata=%#x\n", in.meta, in.metaMask, x.key[wMeta])
+			if x.tr != nil {
+				x.tracef("  write_metadata:%#x/%#x -> metadata=%#x\n", in.meta, in.metaMask, x.key[wMeta])
+			}
 		}
 		if in.gotoTable < 0 {
 			break
 		}
-		x.tracef("  goto_table:%d\n", in.gotoTable)
+		if x.tr != nil {
+			x.tracef("  goto_table:%d\n", in.gotoTable)
+		}
 		t = in.gotoTable
 	}
 	x.executeSet()
@@ -292,7 +308,9 @@ func (x *xlate) executeSet() {
 		acts = append(acts, s.slot[slotOutput])
 	}
 	if len(acts) > 0 {
-		x.tracef("action set: %s\n", formatActions(acts))
+		if x.tr != nil {
+			x.tracef("action set: %s\n", formatActions(acts))
+		}
 		x.actions(acts)
 	}
 }
@@ -359,7 +377,9 @@ func (x *xlate) layoutOp(o op) {
 // now goes through the pipeline from table 0 (on a clone: the actions after
 // it see the packet as it was).
 func (x *xlate) resubmit() {
-	x.tracef("output:TABLE -> pipeline from table 0\n")
+	if x.tr != nil {
+		x.tracef("output:TABLE -> pipeline from table 0\n")
+	}
 	x.uncacheable = true
 	saved, savedSet := x.key, x.set
 	x.set = actionSet{}
@@ -397,7 +417,9 @@ func (x *xlate) group(id uint32) {
 			}
 		}
 	}
-	x.tracef("  group %d (%s): %d bucket(s)\n", id, groupTypeName(g.typ), len(chosen))
+	if x.tr != nil {
+		x.tracef("  group %d (%s): %d bucket(s)\n", id, groupTypeName(g.typ), len(chosen))
+	}
 	if len(chosen) == 0 {
 		return
 	}
@@ -407,7 +429,9 @@ func (x *xlate) group(id uint32) {
 		b := &chosen[i]
 		x.prog.ctrs = append(x.prog.ctrs, b.counter)
 		key, relayout := x.key, x.relayout
-		x.tracef("    bucket: %s\n", formatActions(b.Actions))
+		if x.tr != nil {
+			x.tracef("    bucket: %s\n", formatActions(b.Actions))
+		}
 		x.actions(b.Actions)
 		x.prog.ops = append(x.prog.ops, op{kind: opRestore})
 		x.key, x.relayout = key, relayout
