@@ -25,7 +25,9 @@ type mswitch struct {
 }
 
 // mswitchd returns the mswitchd binary, built once per run unless
-// Options.Bin has it, or why there is none.
+// Options.Bin has it, or why there is none. It is built from the work tree,
+// or from Options.Commit (exported with git archive, so that other work
+// under way in the tree does not go in).
 func (r *runner) mswitchd() (string, string) {
 	if r.msdBin != "" || r.msdWhy != "" {
 		return r.msdBin, r.msdWhy
@@ -39,8 +41,23 @@ func (r *runner) mswitchd() (string, string) {
 	}
 	out := filepath.Join(r.dir, "bin") + "/"
 	cmd := exec.Command("go", "build", "-o", out, "github.com/mswitch/mswitch/cmd/mswitchd")
+	if r.o.Commit != "" {
+		src := filepath.Join(r.dir, "src")
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			r.msdWhy = err.Error()
+			return "", r.msdWhy
+		}
+		export := exec.Command("sh", "-c", `git archive --format=tar "$1" | tar -x -C "$2"`, "sh", r.o.Commit, src)
+		if b, err := export.CombinedOutput(); err != nil {
+			r.msdWhy = fmt.Sprintf("export %s: %v: %s", r.o.Commit, err, strings.TrimSpace(string(b)))
+			return "", r.msdWhy
+		}
+		cmd.Dir = src
+	}
 	if b, err := cmd.CombinedOutput(); err != nil {
-		r.msdWhy = fmt.Sprintf("build mswitchd: %v: %s", err, strings.TrimSpace(tail(string(b))))
+		// The compiler's messages on one line, for the report.
+		msg := strings.Join(strings.Fields(strings.ReplaceAll(tail(string(b)), "\n", " | ")), " ")
+		r.msdWhy = fmt.Sprintf("build mswitchd: %v: %s", err, msg)
 		return "", r.msdWhy
 	}
 	r.msdBin = filepath.Join(out, "mswitchd")

@@ -44,8 +44,9 @@ type Options struct {
 	Pings         int
 	PingIntervals []time.Duration
 	PingLimit     time.Duration
-	// Bin is a directory holding mswitchd; "" builds it from the module.
-	Bin string
+	// Bin is a directory holding mswitchd; "" builds it from the module:
+	// from the work tree, or from Commit when set.
+	Bin, Commit string
 	// Prefix names every namespace and interface the set makes.
 	Prefix string
 	// QuietWait bounds the wait, before each switch, for the CPU used by
@@ -692,7 +693,13 @@ func (r *runner) version(ctx context.Context) string {
 	out, _ := run(ctx, nil, bin, "-version")
 	line, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
 	// The commit it was built from, and whether the work tree had changes.
-	if r.o.Bin == "" {
+	switch {
+	case r.o.Bin != "":
+	case r.o.Commit != "":
+		if rev, err := run(ctx, nil, "git", "rev-parse", "--short=12", r.o.Commit); err == nil {
+			line += ", built from commit " + strings.TrimSpace(rev)
+		}
+	default:
 		if rev, err := run(ctx, nil, "git", "rev-parse", "--short=12", "HEAD"); err == nil {
 			line += ", built from " + strings.TrimSpace(rev)
 			// Changes to the Go code that goes into mswitchd (tests

@@ -37,7 +37,7 @@ const (
 const kernelNotes = "kernel-notes.md"
 
 // runKernel runs the kernel set and publishes it under o.out.
-func runKernel(o options, quick bool) error {
+func runKernel(o options, quick bool, commit string) error {
 	dir := filepath.Join(o.out, "bench")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create output directory: %w", err)
@@ -47,6 +47,7 @@ func runKernel(o options, quick bool) error {
 		opts = kernelbench.Quick()
 	}
 	opts.Logf = log.Printf
+	opts.Commit = commit
 	// Run itself turns SIGINT and SIGTERM into a cancellation, and cleans up.
 	rep, err := kernelbench.Run(context.Background(), opts)
 	if err != nil {

@@ -40,7 +40,8 @@
 // bench/kernel.csv, bench/kernel-*.png and the section of BENCHMARKS.md
 // between <!-- kernel:start --> and <!-- kernel:end -->, including the
 // hand-written bench/kernel-notes.md; -kernel-quick runs it with one-second
-// windows.
+// windows, and -kernel-commit builds mswitchd from a commit rather than the
+// work tree.
 package main
 
 import (
@@ -70,13 +71,14 @@ func main() {
 	memifQuick := flag.Bool("memif-quick", false, "run the memif set with tiny durations (to try it; give another -out)")
 	kernel := flag.Bool("kernel", false, "run the kernel set (mswitch, Linux bridge, OVS on veths; root) instead, and publish it in its own section")
 	kernelQuick := flag.Bool("kernel-quick", false, "run the kernel set with one-second windows (to try it; give another -out)")
+	kernelCommit := flag.String("kernel-commit", "", "build mswitchd for the kernel set from this `commit` (git archive) instead of the work tree")
 	flag.Parse()
 	if flag.NArg() > 0 || o.count < 1 {
 		flag.Usage()
 		os.Exit(2)
 	}
 	if *kernel || *kernelQuick {
-		if err := runKernel(o, *kernelQuick); err != nil {
+		if err := runKernel(o, *kernelQuick, *kernelCommit); err != nil {
 			log.Fatal(err)
 		}
 		return
