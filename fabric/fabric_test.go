@@ -417,3 +417,39 @@ func TestMalformedChains(t *testing.T) {
 		t.Fatalf("source stats %+v, want 2 received, 1 malformed", st)
 	}
 }
+
+// TestToInPort: a logic may send a packet back out of its input port
+// (hairpin), which a plain port ID equal to the input port never does.
+func TestToInPort(t *testing.T) {
+	back := logic.Func(func(p *logic.Packet, in logic.PortID) logic.Dst {
+		if p.Data[0] == 1 {
+			return logic.ToInPort
+		}
+		return logic.To(in) // a loop: dropped
+	})
+	sw, err := fabric.New("hairpin", fabric.Options{Logic: back})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Close()
+	a := attachPipe(t, sw, pipe.Options{}, fabric.PortConfig{Name: "a", Inline: true})
+	b := attachPipe(t, sw, pipe.Options{}, fabric.PortConfig{Name: "b"})
+	hair, loop := make([]byte, 60), make([]byte, 60)
+	hair[0] = 1
+	if _, err := a.end.Send(0, [][]byte{hair, loop}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sw.Forward(a.id, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.drain(t); len(got) != 1 || got[0][0] != 1 {
+		t.Fatalf("input port got %d frames back, want the hairpin one", len(got))
+	}
+	if got := b.drain(t); len(got) != 0 {
+		t.Fatalf("other port got %d frames", len(got))
+	}
+	st, _ := sw.PortStats(a.id)
+	if st.Drops[fabric.DropLoop] != 1 || st.TxPackets != 1 {
+		t.Fatalf("loop drops %d, tx %d; want 1 and 1", st.Drops[fabric.DropLoop], st.TxPackets)
+	}
+}

@@ -272,7 +272,7 @@ func (sc *scratch) gather(n, batch int) (used int, npkts, nbytes uint64) {
 
 // dropCounted marks a packet the fabric dropped and counted before
 // classification (bad offload state). It is no value a logic may return.
-const dropCounted logic.Dst = logic.ToSet - 1
+const dropCounted logic.Dst = logic.ToInPort - 1
 
 // classify builds the destination lists (phases 2 and 2b).
 func (q *inq) classify(t *portTable) {
@@ -322,7 +322,7 @@ func (q *inq) classify(t *portTable) {
 			// port table is read on first sight only.
 			id := logic.PortID(d)
 			if int(id) < len(sc.dstIdx) {
-				if x := sc.dstIdx[id]; x != 0 {
+				if x := sc.dstIdx[id]; x != 0 && id != src { // src is listed after a ToInPort
 					sc.append(x-1, int32(i))
 					continue
 				}
@@ -336,6 +336,10 @@ func (q *inq) classify(t *portTable) {
 			}
 		case d == logic.Flood:
 			sc.appendList(&sc.bcast, int32(i))
+		case d == logic.ToInPort:
+			if dp := t.lookup(src); dp != nil {
+				sc.append(sc.destFor(dp), int32(i))
+			}
 		case d == logic.ToSet:
 			set := p.Set
 			p.Set = nil

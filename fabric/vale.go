@@ -24,7 +24,7 @@ func (q *inq) deliverVALE(t *portTable) {
 			}
 		case d == logic.DropMalformed:
 			sc.drops[DropMalformed]++
-		default: // Drop, and ToSet, which VALE does not know
+		default: // Drop, and ToSet and ToInPort, which VALE does not know
 			sc.drops[DropLookup]++
 		}
 	}

@@ -39,7 +39,7 @@ type PortID uint16
 const MaxPorts = 1<<16 - 16
 
 // Dst is a lookup result: a port ID (see [To]), or one of the special values
-// [Flood], [ToSet], [Drop] and [DropMalformed].
+// [Flood], [ToSet], [ToInPort], [Drop] and [DropMalformed].
 type Dst uint32
 
 const (
@@ -54,6 +54,10 @@ const (
 	// ToSet sends the packet to every port listed in Packet.Set (the input
 	// port, if listed, is skipped).
 	ToSet Dst = 0xFFFF_FFFC
+	// ToInPort sends the packet back out of the port it came in on (a
+	// hairpin: OpenFlow's output to IN_PORT). A port ID equal to the input
+	// port is a loop and dropped; this is the way to ask for it.
+	ToInPort Dst = 0xFFFF_FFFB
 )
 
 // To returns the destination "port p".
@@ -77,6 +81,8 @@ func (d Dst) String() string {
 		return "flood"
 	case ToSet:
 		return "set"
+	case ToInPort:
+		return "in-port"
 	}
 	if p, ok := d.Port(); ok {
 		return fmt.Sprintf("port %d", p)
