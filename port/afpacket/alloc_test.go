@@ -34,7 +34,7 @@ func TestAllocs(t *testing.T) {
 	for i := 0; i < 3000; i++ {
 		unix.Sendto(fd, f, 0, sa)
 	}
-	time.Sleep(50 * time.Millisecond) // let the blocks retire
+	time.Sleep(50 * time.Millisecond) // let the frames arrive
 
 	in := p.InQueues()[0]
 	slots := make([]fabric.Slot, 8)

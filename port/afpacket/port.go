@@ -1,18 +1,36 @@
 // Package afpacket connects a kernel interface to the switch through
-// AF_PACKET sockets with TPACKET_V3 mmap rings.
+// AF_PACKET sockets with TPACKET_V2 mmap receive rings.
 //
 // It is the port for any kernel interface when AF_XDP is not available. Each
 // queue pair is one AF_PACKET socket bound to the interface; with several
 // queues the sockets form a PACKET_FANOUT group in hash mode, so the packets
 // of one flow always reach the same input queue.
 //
-//	interface --tpacket_rcv--> RX ring (TPACKET_V3 blocks) --> inQueue --> fabric
+//	interface --tpacket_rcv--> RX ring (TPACKET_V2 frames) --> inQueue --> fabric
+//	                   \-------> socket queue --recvmsg--> copy buffers -/
 //	interface <--packet_snd--- sendmmsg <-- slot ring <-------- outQueue <-- fabric
 //
-// Receive: the kernel fills blocks of the mmap'd ring and retires one when it
-// is full or after Config.RetireTimeout. Receive lends the frames of retired
-// blocks in place, and Release hands a block back to the kernel once every
-// frame in it was released: one copy per hop, the fabric's.
+// Receive: the kernel copies every packet into the next frame of the mmap'd
+// ring, hands the frame over at once and wakes the socket. Receive lends the
+// frames in place and Release gives them back: one copy per hop, the
+// fabric's. The frames are sized for the interface's MTU (2 KB at 1500
+// bytes), so the default 8 MiB ring holds 4,096 packets. A longer packet,
+// a 64 KB GSO packet of a local TCP sender above all, does not fit: the
+// kernel cuts it to the frame and, since the socket asks for it
+// (PACKET_COPY_THRESH), also queues it whole on the socket, marking the
+// frame TP_STATUS_COPY; Receive then fetches it with one recvmsg into a
+// 68 KB copy buffer. That costs a system call per 64 KB, nothing per small
+// packet.
+//
+// Why not TPACKET_V3, the usual choice for capture: its blocks are handed
+// over only when full or when the retire timer (at least 1 ms) fires, and
+// the socket is woken only then, so a lone packet, a ping or a TCP ACK,
+// waits up to a millisecond or more in the ring (ping p99 was 1.5-2 ms
+// through two ports; it is about 0.1 ms with V2). And not V2 frames big
+// enough for a GSO packet (68 KB each): 256 of them (17 MiB) would hold only
+// 256 small packets. And not recvmmsg for everything: every packet would
+// then cost the switch's core a dequeue and a copy in a system call, which
+// the ring leaves to the softirq of the sender's core.
 //
 // Offload: with virtio-net headers (the default) the kernel hands over what a
 // local sender left undone, a partial checksum or a GSO packet of up to 64 KB,
@@ -37,8 +55,7 @@
 //
 // Waiting: in ModeInterrupt an empty input queue sleeps in the Go netpoller
 // on its socket and costs no CPU; in ModePoll it spins, yielding the CPU
-// (sched_yield) between polls. Either way a frame becomes visible when its
-// block retires: RetireTimeout bounds the latency of sparse traffic.
+// (sched_yield) between polls.
 package afpacket
 
 import (
@@ -49,7 +66,6 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/mswitch/mswitch/fabric"
 	"golang.org/x/sys/unix"
@@ -59,7 +75,7 @@ import (
 type Mode int
 
 const (
-	// ModeInterrupt sleeps in the netpoller until the kernel retires a block.
+	// ModeInterrupt sleeps in the netpoller until the kernel hands over a frame.
 	ModeInterrupt Mode = iota
 	// ModePoll busy-polls the ring, yielding the CPU after a few empty polls.
 	ModePoll
@@ -77,12 +93,12 @@ func (m Mode) String() string {
 
 // Defaults and limits.
 const (
-	DefaultBlockSize     = 128 << 10 // holds a 64 KB GSO packet and its headers
-	DefaultBlocks        = 64
-	DefaultRetireTimeout = time.Millisecond
-	DefaultTxSlots       = 1024
-	DefaultTxBufSize     = 4096
-	MaxQueues            = 64
+	DefaultRingBytes = 8 << 20 // RX ring memory per queue, by default
+	MinFrames        = 256
+	DefaultCopyBufs  = 64
+	DefaultTxSlots   = 1024
+	DefaultTxBufSize = 4096
+	MaxQueues        = 64
 )
 
 // Config configures a port. Zero fields take their defaults.
@@ -101,16 +117,17 @@ type Config struct {
 	// header), but GSO packets are not: a local sender's 64 KB TCP packet is
 	// forwarded as one frame, which the far side cannot take. Leave it off.
 	NoVnetHdr bool
-	// BlockSize is the size of an RX ring block: a multiple of the page
-	// size, default DefaultBlockSize. Frames longer than a block less its
-	// headers are counted as truncated and dropped.
-	BlockSize int
-	// Blocks is the number of RX ring blocks: default DefaultBlocks.
-	Blocks int
-	// RetireTimeout is how long the kernel keeps a block that is not full
-	// before it hands it over (tp_retire_blk_tov, whole milliseconds, at
-	// least 1): default DefaultRetireTimeout.
-	RetireTimeout time.Duration
+	// FrameSize is the size of an RX ring frame: a power of two from 2048
+	// to 65536. Default: the smallest that holds a frame of the
+	// interface's MTU (at Open) with a VLAN tag. Longer packets, GSO
+	// packets above all, come whole through the socket (TP_STATUS_COPY).
+	FrameSize int
+	// Frames is the number of RX ring frames, a power of two: default
+	// DefaultRingBytes/FrameSize, at least MinFrames.
+	Frames int
+	// CopyBufs is the number of 68 KB buffers for packets longer than a
+	// frame, a power of two: default DefaultCopyBufs.
+	CopyBufs int
 	// TxSlots is the number of slots of an output queue, a power of two:
 	// default DefaultTxSlots.
 	TxSlots int
@@ -125,13 +142,16 @@ type Config struct {
 type Stats struct {
 	RxPackets, RxBytes uint64 // frames lent to the fabric
 	TxPackets, TxBytes uint64 // frames the kernel accepted
+	// Copied counts the received packets longer than a ring frame, which
+	// came whole through the socket (in RxPackets too).
+	Copied uint64
 	// KernelDrops counts frames the kernel could not put in a ring
-	// (PACKET_STATISTICS tp_drops: the ring was full), KernelFreezes the
-	// times a full ring stopped it (tp_freeze_q_cnt).
-	KernelDrops, KernelFreezes uint64
-	// Truncated counts frames longer than a block, skipped.
+	// (PACKET_STATISTICS tp_drops: the ring was full).
+	KernelDrops uint64
+	// Truncated counts packets longer than a frame that the socket could
+	// not queue whole (its receive buffer was full), dropped.
 	Truncated uint64
-	// BadRecords counts ring records that failed validation, skipped.
+	// BadRecords counts ring frames that failed validation, skipped.
 	BadRecords uint64
 	// TxErrors counts packets the kernel refused (a bad header, a frame
 	// over the MTU, the interface down, no buffer): dropped. LastTxError
@@ -152,28 +172,33 @@ type Port struct {
 
 	mu sync.Mutex
 	// Guarded by mu.
-	kernelDrops, kernelFreezes uint64
-	closed                     bool
+	kernelDrops uint64
+	closed      bool
 }
 
 var _ fabric.Backend = (*Port)(nil)
 
 // sock is one queue pair: the socket, its RX ring and its output slots.
 type sock struct {
-	fd   int
-	file *os.File // the fd in the netpoller: Wait and the TX helper sleep on it
-	rc   syscall.RawConn
-	rx   *inQueue
-	tx   *outQueue
+	fd     int
+	ring   []byte   // the RX ring
+	copies []byte   // the RX copy buffers
+	file   *os.File // the fd in the netpoller: Wait and the TX helper sleep on it
+	rc     syscall.RawConn
+	rx     *inQueue
+	tx     *outQueue
 }
 
 // Open opens an AF_PACKET port on cfg.Interface.
 func Open(cfg Config) (*Port, error) {
-	if err := cfg.setDefaults(); err != nil {
-		return nil, fmt.Errorf("open afpacket port %s: %w", cfg.Interface, err)
+	if cfg.Interface == "" {
+		return nil, errors.New("open afpacket port: no interface")
 	}
 	ifi, err := net.InterfaceByName(cfg.Interface)
 	if err != nil {
+		return nil, fmt.Errorf("open afpacket port %s: %w", cfg.Interface, err)
+	}
+	if err := cfg.setDefaults(ifi.MTU); err != nil {
 		return nil, fmt.Errorf("open afpacket port %s: %w", cfg.Interface, err)
 	}
 	p := &Port{cfg: cfg, ifindex: ifi.Index, log: cfg.Logger.With("port", "afpacket", "interface", cfg.Interface)}
@@ -199,21 +224,24 @@ func Open(cfg Config) (*Port, error) {
 	return p, nil
 }
 
-func (c *Config) setDefaults() error {
+func (c *Config) setDefaults(mtu int) error {
 	if c.Interface == "" {
 		return errors.New("no interface")
 	}
 	if c.Queues == 0 {
 		c.Queues = 1
 	}
-	if c.BlockSize == 0 {
-		c.BlockSize = DefaultBlockSize
+	if c.FrameSize == 0 {
+		c.FrameSize = 2048
+		for c.FrameSize < 1<<16 && c.FrameSize < frameMacOff+mtu+18 {
+			c.FrameSize <<= 1
+		}
 	}
-	if c.Blocks == 0 {
-		c.Blocks = DefaultBlocks
+	if c.Frames == 0 {
+		c.Frames = max(MinFrames, DefaultRingBytes/c.FrameSize)
 	}
-	if c.RetireTimeout == 0 {
-		c.RetireTimeout = DefaultRetireTimeout
+	if c.CopyBufs == 0 {
+		c.CopyBufs = DefaultCopyBufs
 	}
 	if c.TxSlots == 0 {
 		c.TxSlots = DefaultTxSlots
@@ -224,18 +252,17 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	page := os.Getpagesize()
 	switch {
 	case c.Queues < 1 || c.Queues > MaxQueues:
 		return fmt.Errorf("%d queues outside [1, %d]", c.Queues, MaxQueues)
 	case c.Mode != ModeInterrupt && c.Mode != ModePoll:
 		return fmt.Errorf("unknown mode %d", int(c.Mode))
-	case c.BlockSize < page || c.BlockSize%page != 0 || c.BlockSize > 1<<22:
-		return fmt.Errorf("block size %d is not a multiple of the page size up to 4 MiB", c.BlockSize)
-	case c.Blocks < 2 || c.Blocks > 1<<16:
-		return fmt.Errorf("%d blocks outside [2, 65536]", c.Blocks)
-	case c.RetireTimeout < time.Millisecond || c.RetireTimeout > time.Second:
-		return fmt.Errorf("retire timeout %v outside [1ms, 1s]", c.RetireTimeout)
+	case c.FrameSize < 2048 || c.FrameSize > 1<<16 || c.FrameSize&(c.FrameSize-1) != 0:
+		return fmt.Errorf("frame size %d is not a power of two in [2048, 65536]", c.FrameSize)
+	case c.Frames < 16 || c.Frames > 1<<20 || c.Frames&(c.Frames-1) != 0 || c.Frames*c.FrameSize > 1<<30:
+		return fmt.Errorf("%d frames is not a power of two in [16, 2^20] with a ring up to 1 GiB", c.Frames)
+	case c.CopyBufs < 1 || c.CopyBufs > 1<<12 || c.CopyBufs&(c.CopyBufs-1) != 0:
+		return fmt.Errorf("%d copy buffers is not a power of two in [1, 4096]", c.CopyBufs)
 	case c.TxSlots < 64 || c.TxSlots > 1<<16 || c.TxSlots&(c.TxSlots-1) != 0:
 		return fmt.Errorf("%d TX slots is not a power of two in [64, 65536]", c.TxSlots)
 	case c.TxBufSize < fabric.MinBufSize || c.TxBufSize > 1<<16:
@@ -265,7 +292,7 @@ func (p *Port) openSock(i int, fanout *int) (s *sock, err error) {
 		return nil
 	}
 	vnetLen := 0
-	if err := opt("PACKET_VERSION", unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+	if err := opt("PACKET_VERSION", unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
 		return nil, err
 	}
 	if !cfg.NoVnetHdr {
@@ -284,21 +311,34 @@ func (p *Port) openSock(i int, fanout *int) (s *sock, err error) {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 4<<20); err != nil {
 		p.log.Debug("SO_SNDBUFFORCE refused", "err", err)
 	}
-	req := unix.TpacketReq3{
-		Block_size:     uint32(cfg.BlockSize),
-		Block_nr:       uint32(cfg.Blocks),
-		Frame_size:     uint32(cfg.BlockSize), // only checked for consistency in V3
-		Frame_nr:       uint32(cfg.Blocks),
-		Retire_blk_tov: uint32(cfg.RetireTimeout / time.Millisecond),
+	// Packets longer than a frame wait whole in the socket's queue.
+	if err := opt("PACKET_COPY_THRESH", unix.PACKET_COPY_THRESH, 1); err != nil {
+		return nil, err
 	}
-	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20); err != nil {
+		p.log.Debug("SO_RCVBUFFORCE refused", "err", err)
+	}
+	bsize := max(cfg.FrameSize, os.Getpagesize()) // frames follow each other without gaps
+	req := unix.TpacketReq{
+		Block_size: uint32(bsize),
+		Block_nr:   uint32(cfg.Frames * cfg.FrameSize / bsize),
+		Frame_size: uint32(cfg.FrameSize),
+		Frame_nr:   uint32(cfg.Frames),
+	}
+	if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
 		return nil, fmt.Errorf("setsockopt PACKET_RX_RING: %w", err)
 	}
-	ring, err := unix.Mmap(fd, 0, cfg.BlockSize*cfg.Blocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	ring, err := unix.Mmap(fd, 0, cfg.Frames*cfg.FrameSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("mmap RX ring: %w", err)
 	}
-	s.rx = newInQueue(p, s, i, ring, vnetLen)
+	s.ring = ring
+	copies, err := unix.Mmap(-1, 0, cfg.CopyBufs*copySize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, fmt.Errorf("map RX copy buffers: %w", err)
+	}
+	s.copies = copies
+	s.rx = newInQueue(p, s, i, ring, copies, vnetLen)
 	if s.tx, err = newOutQueue(p, s, vnetLen); err != nil {
 		return nil, err
 	}
@@ -341,8 +381,11 @@ func (s *sock) close() {
 	} else {
 		unix.Close(s.fd)
 	}
-	if s.rx != nil {
-		unix.Munmap(s.rx.ring)
+	if s.ring != nil {
+		unix.Munmap(s.ring)
+	}
+	if s.copies != nil {
+		unix.Munmap(s.copies)
 	}
 	if s.tx != nil {
 		s.tx.free()
@@ -373,6 +416,7 @@ func (p *Port) Stats() Stats {
 		q := s.rx
 		st.RxPackets += q.packets.Load()
 		st.RxBytes += q.bytes.Load()
+		st.Copied += q.copied.Load()
 		st.Truncated += q.truncated.Load()
 		st.BadRecords += q.bad.Load()
 		t := s.tx
@@ -383,18 +427,17 @@ func (p *Port) Stats() Stats {
 			st.LastTxError = *e
 		}
 	}
-	st.KernelDrops, st.KernelFreezes = p.kernelDrops, p.kernelFreezes
+	st.KernelDrops = p.kernelDrops
 	return st
 }
 
 // Preconditions: p.mu is held and the sockets are open.
 func (p *Port) readKernelStatsLocked(s *sock) {
-	ks, err := unix.GetsockoptTpacketStatsV3(s.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+	ks, err := unix.GetsockoptTpacketStats(s.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
 	if err != nil {
 		return
 	}
 	p.kernelDrops += uint64(ks.Drops)
-	p.kernelFreezes += uint64(ks.Freeze_q_cnt)
 }
 
 // Close implements fabric.Backend: it closes the sockets and frees the

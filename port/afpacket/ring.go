@@ -1,21 +1,24 @@
 package afpacket
 
-// The TPACKET_V3 receive ring, as the kernel writes it (<linux/if_packet.h>,
-// net/packet/af_packet.c tpacket_rcv and prb_*):
+// The TPACKET_V2 receive ring, as the kernel writes it (<linux/if_packet.h>,
+// net/packet/af_packet.c tpacket_rcv):
 //
-//	block:  tpacket_block_desc (48 bytes: version, offset_to_priv, then
-//	        tpacket_hdr_v1: block_status, num_pkts, offset_to_first_pkt,
-//	        blk_len, seq_num, two timestamps), then num_pkts records
-//	record: tpacket3_hdr (48 bytes), sockaddr_ll, padding, the 10-byte
-//	        virtio_net_hdr (PACKET_VNET_HDR), then tp_snaplen bytes of frame
-//	        at tp_mac; tp_next_offset leads to the next record, 0 on the last
+//	frame:  tpacket2_hdr (32 bytes: tp_status, tp_len, tp_snaplen, tp_mac,
+//	        tp_net, timestamps, tp_vlan_tci, tp_vlan_tpid), sockaddr_ll,
+//	        padding, the 10-byte virtio_net_hdr (PACKET_VNET_HDR), then
+//	        tp_snaplen bytes of frame at tp_mac
 //
-// The kernel writes a block while block_status is TP_STATUS_KERNEL and hands
-// it over by setting TP_STATUS_USER (after a barrier); it touches the block
-// again only once user space stores TP_STATUS_KERNEL back. So a retired block
-// is stable, but its contents are the kernel's word: parseBlock checks every
-// offset and length against the block before it makes a slice, whatever the
-// bytes say.
+// Frames have one fixed size and follow each other without gaps (the block
+// size is a multiple of the frame size). The kernel fills the frame at its
+// head while its tp_status is TP_STATUS_KERNEL, sets TP_STATUS_USER (after a
+// barrier) and wakes the socket: every frame is handed over on its own, at
+// once. It touches the frame again only once user space stores
+// TP_STATUS_KERNEL back. A packet longer than a frame is cut to the frame;
+// with PACKET_COPY_THRESH the kernel also queues the whole packet on the
+// socket, in ring order, and marks the frame TP_STATUS_COPY, and recvmsg
+// fetches it. So a handed-over frame is stable, but its contents are the
+// kernel's word: parseFrame checks every offset and length against the frame
+// before it makes a slice, whatever the bytes say.
 
 import (
 	"encoding/binary"
@@ -23,144 +26,107 @@ import (
 	"github.com/mswitch/mswitch/frame/vnet"
 )
 
-// Offsets in struct tpacket_block_desc (block header).
+// Offsets in struct tpacket2_hdr.
 const (
-	blkStatusOff  = 8
-	blkNumPktsOff = 12
-	blkFirstOff   = 16
-	blkHdrLen     = 48
+	frStatusOff   = 0
+	frLenOff      = 4
+	frSnaplenOff  = 8
+	frMacOff      = 12
+	frVlanTCIOff  = 24
+	frVlanTPIDOff = 26
+	frHdrLen      = 32
 )
 
-// Offsets in struct tpacket3_hdr (record header).
+// Status bits of a frame (tp_status).
 const (
-	pktNextOff     = 0
-	pktSnaplenOff  = 12
-	pktLenOff      = 16
-	pktStatusOff   = 20
-	pktMacOff      = 24
-	pktVlanTCIOff  = 32
-	pktVlanTPIDOff = 36
-	pktHdrLen      = 48
-)
-
-// Status bits of a record (tp_status).
-const (
+	tpStatusUser         = 0x1  // TP_STATUS_USER: the frame is user space's
+	tpStatusCopy         = 0x2  // TP_STATUS_COPY: the whole packet is queued on the socket
 	tpStatusCsumNotReady = 0x8  // TP_STATUS_CSUMNOTREADY: partial checksum
 	tpStatusVlanValid    = 0x10 // TP_STATUS_VLAN_VALID: tp_vlan_tci holds a stripped tag
 	tpStatusVlanTPID     = 0x40 // TP_STATUS_VLAN_TPID_VALID
 )
 
-// minRecord is the smallest record the kernel writes: header, sockaddr_ll
-// and the room it keeps before the network header, aligned to 16.
-const minRecord = 64
+// frameMacOff is where the kernel puts an Ethernet frame in a ring frame with
+// virtio-net headers: TPACKET_ALIGN(32+20 + 16) + 10 − 14.
+const frameMacOff = 76
 
-// rxPkt is one frame of a retired block, as parseBlock found it.
-type rxPkt struct {
-	off, end, capEnd int // frame bytes blk[off:end], room up to capEnd
-	hdr              vnet.Hdr
+// rxFrame is one ring frame, as parseFrame found it.
+type rxFrame struct {
+	off, end int // frame bytes f[off:end] (the head of the packet when copied)
+	wire     int // the packet's length (tp_len)
+	copied   bool
+	partial  bool // no virtio-net header, but the checksum is partial (partialCsum)
+	hdr      vnet.Hdr
+	vlan     bool // a stripped tag to put back: tpid, tci
+	tpid     uint16
+	tci      uint16
 }
 
-// blockResult counts what parseBlock did with a block's records.
-type blockResult struct {
-	n         int // frames stored in out
-	truncated int // frames cut by the ring (tp_snaplen < tp_len): skipped
-	bad       int // records that failed validation: skipped, and the rest of the block with them
+// verdict is what parseFrame made of a frame.
+type verdict int
+
+const (
+	frameOK        verdict = iota
+	frameTruncated         // cut by the ring and not queued whole (tp_snaplen < tp_len)
+	frameBad               // failed validation
+)
+
+// parseFrame reads the ring frame f, handed over by the kernel. vnetLen is
+// the virtio-net header length in front of the packet (0 without
+// PACKET_VNET_HDR). parseFrame never reads outside f.
+func parseFrame(f []byte, vnetLen int) (rxFrame, verdict) {
+	var r rxFrame
+	if len(f) < frHdrLen {
+		return r, frameBad
+	}
+	status := le32(f, frStatusOff)
+	wire := int(le32(f, frLenOff))
+	snap := int(le32(f, frSnaplenOff))
+	mac := int(binary.LittleEndian.Uint16(f[frMacOff:]))
+	if mac < frHdrLen+vnetLen || snap > len(f)-mac || snap > wire {
+		return r, frameBad
+	}
+	r.off, r.end, r.wire = mac, mac+snap, wire
+	r.copied = status&tpStatusCopy != 0
+	if snap < wire && !r.copied {
+		return r, frameTruncated
+	}
+	if vnetLen > 0 {
+		r.hdr, _ = vnet.Decode(f[mac-vnetLen : mac])
+	} else {
+		r.partial = status&tpStatusCsumNotReady != 0
+	}
+	if status&tpStatusVlanValid != 0 {
+		r.vlan = true
+		r.tpid = 0x8100
+		if status&tpStatusVlanTPID != 0 {
+			r.tpid = binary.LittleEndian.Uint16(f[frVlanTPIDOff:])
+		}
+		r.tci = binary.LittleEndian.Uint16(f[frVlanTCIOff:])
+	}
+	return r, frameOK
 }
 
-// parseBlock walks the records of the retired block blk and stores its
-// frames in out, at most len(out). vnetLen is the virtio-net header length
-// in front of every frame (0 without PACKET_VNET_HDR). A VLAN tag the kernel
-// stripped into the record header is put back into the frame, in the record's
-// own headroom: the switch forwards what was on the wire. parseBlock never
-// reads or writes outside blk.
-func parseBlock(blk []byte, vnetLen int, out []rxPkt) blockResult {
-	var r blockResult
-	if len(blk) < blkHdrLen {
-		r.bad++
-		return r
+// insertVLAN moves the MAC addresses of the frame b[off:end] four bytes
+// back, into its headroom (never before floor), and writes an 802.1Q tag
+// after them: the switch forwards what was on the wire. The offload
+// header's offsets, counted from the start of the frame, move too. It
+// returns the new start of the frame.
+func insertVLAN(b []byte, off, end, floor int, tpid, tci uint16, h *vnet.Hdr) (int, bool) {
+	if end-off < 12 || off-4 < floor || end > len(b) {
+		return off, false
 	}
-	num := int(le32(blk, blkNumPktsOff))
-	off := int(le32(blk, blkFirstOff))
-	if num == 0 {
-		return r
+	copy(b[off-4:off+8], b[off:off+12])
+	off -= 4
+	binary.BigEndian.PutUint16(b[off+12:], tpid)
+	binary.BigEndian.PutUint16(b[off+14:], tci)
+	if h.NeedsCsum() {
+		h.CsumStart += 4
 	}
-	if num > len(blk)/minRecord {
-		r.bad++
-		return r
+	if h.HdrLen != 0 {
+		h.HdrLen += 4
 	}
-	for i := 0; i < num; i++ {
-		if off < blkHdrLen || off > len(blk)-pktHdrLen {
-			r.bad++
-			return r
-		}
-		rec := blk[off:]
-		next := int(le32(rec, pktNextOff))
-		snap := int(le32(rec, pktSnaplenOff))
-		wire := int(le32(rec, pktLenOff))
-		status := le32(rec, pktStatusOff)
-		mac := int(binary.LittleEndian.Uint16(rec[pktMacOff:]))
-		// The frame, and the header in front of it, inside the record.
-		if mac < pktHdrLen+vnetLen || snap > len(rec)-mac {
-			r.bad++
-			return r
-		}
-		if i < num-1 && (next < mac+snap || next > len(rec)) {
-			r.bad++
-			return r
-		}
-		switch {
-		case snap < wire:
-			r.truncated++
-		case r.n == len(out):
-			r.bad++ // more frames than the block can hold: not the kernel's doing
-			return r
-		default:
-			p := &out[r.n]
-			p.off, p.end = off+mac, off+mac+snap
-			p.capEnd = min(off+align16(mac+snap), len(blk))
-			p.hdr = vnet.Hdr{}
-			if vnetLen > 0 {
-				p.hdr, _ = vnet.Decode(rec[mac-vnetLen : mac])
-			} else if status&tpStatusCsumNotReady != 0 {
-				p.hdr = partialCsum(blk[p.off:p.end])
-			}
-			if status&tpStatusVlanValid != 0 {
-				tpid := uint16(0x8100)
-				if status&tpStatusVlanTPID != 0 {
-					tpid = binary.LittleEndian.Uint16(rec[pktVlanTPIDOff:])
-				}
-				if !insertVLAN(blk, p, tpid, uint16(le32(rec, pktVlanTCIOff)), off+pktHdrLen) {
-					r.bad++
-					break
-				}
-			}
-			r.n++
-		}
-		off += next
-	}
-	return r
-}
-
-// insertVLAN moves the MAC addresses of p four bytes back, into the record's
-// headroom (never before floor), and writes an 802.1Q tag after them. The
-// offload header's offsets, counted from the start of the frame, move too.
-func insertVLAN(blk []byte, p *rxPkt, tpid, tci uint16, floor int) bool {
-	if p.end-p.off < 12 || p.off-4 < floor {
-		return false
-	}
-	copy(blk[p.off-4:p.off+8], blk[p.off:p.off+12])
-	p.off -= 4
-	binary.BigEndian.PutUint16(blk[p.off+12:], tpid)
-	binary.BigEndian.PutUint16(blk[p.off+14:], tci)
-	if p.hdr.NeedsCsum() {
-		p.hdr.CsumStart += 4
-	}
-	if p.hdr.HdrLen != 0 {
-		p.hdr.HdrLen += 4
-	}
-	return true
+	return off, true
 }
 
 func le32(b []byte, off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
-
-func align16(n int) int { return (n + 15) &^ 15 }

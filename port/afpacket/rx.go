@@ -1,16 +1,21 @@
 package afpacket
 
-// The receive side: a fabric.InQueue over the TPACKET_V3 ring.
+// The receive side: a fabric.InQueue over the TPACKET_V2 ring.
 //
-//	blocks:  ... | returned (kernel) | parsed, lent or not | retired, unparsed | kernel ...
-//	                                 ^ blkq head            ^ next
-//	frames:            ents[rel .. end): parsed and not released, oldest first
+//	frames:  ... kernel | lent or parsed, not released | handed over, unparsed | kernel ...
+//	                      ^ frame of ents[rel]            ^ next
+//	copies:  ... free | holding packets of ents[rel:end] | free ...
+//	                    ^ cpHead                          ^ cpTail
 //
-// Receive parses retired blocks in ring order into ents while fewer frames
-// than the caller asked for are waiting, and lends ents[rel:]. Release moves
-// rel, and every block whose frames all lie before rel goes back to the
-// kernel (TP_STATUS_KERNEL), oldest first. Only the input goroutine touches
-// this state; the kernel sees only the block status words.
+// Receive parses handed-over frames in ring order into ents while fewer
+// packets than the caller asked for are waiting, and lends ents[rel:]. A
+// frame the kernel marked TP_STATUS_COPY holds only the head of a packet
+// longer than a frame (a GSO packet): Receive fetches the whole packet from
+// the socket with recvmsg into the next copy buffer, and lends that instead.
+// Frames that hold nothing to lend (truncated, malformed) go back to the
+// kernel at once; Release gives back the frames, and the copy buffers, of
+// the released packets. Only the input goroutine touches this state; the
+// kernel sees only the frames' status words.
 
 import (
 	"sync/atomic"
@@ -18,71 +23,97 @@ import (
 	"unsafe"
 
 	"github.com/mswitch/mswitch/fabric"
+	"github.com/mswitch/mswitch/frame/vnet"
 	"golang.org/x/sys/unix"
 )
 
 // pollSpins is how many empty polls ModePoll makes before it yields.
 const pollSpins = 16
 
+const (
+	// copySize is the size of a copy buffer: a 64 KB GSO packet, its
+	// Ethernet and VLAN headers and copyHeadroom.
+	copySize = 68 << 10
+	// copyHeadroom is kept in front of a copied packet for the VLAN tag
+	// that insertVLAN puts back.
+	copyHeadroom = 64
+)
+
 type inQueue struct {
 	p       *Port
 	s       *sock
 	idx     int
 	ring    []byte
-	bsize   int
-	nblocks int
+	fsize   int
+	mask    uint32 // frames − 1, also the mask of ents
 	vnetLen int
 	poll    bool
 
-	next int // the next block to parse
+	next uint32 // free-running index of the next frame to parse
 
-	ents     []fabric.Slot // circular, len a power of two
-	mask     uint32
-	rel, end uint32 // free-running indices into ents
+	ents     []fabric.Slot // circular, one per frame
+	own      []entOwner    // by ent
+	rel, end uint32        // free-running indices into ents
 
-	blkq           []parsedBlock // circular, one per block
-	bqHead, bqTail uint32        // free-running
-
-	scratch []rxPkt // parseBlock's output, reused
+	copies         []byte // ncopy buffers of copySize, anonymous mapping
+	ncopy          uint32 // a power of two
+	cpHead, cpTail uint32 // free-running: buffers [cpHead, cpTail) hold lent packets
+	cpHdr          [vnet.Len]byte
+	cpIov          [2]unix.Iovec
+	cpMsg          unix.Msghdr
 
 	empty       int // empty polls in a row (ModePoll)
 	interrupted atomic.Bool
 	readyFn     func(fd uintptr) bool // q.ready, bound once: Wait allocates nothing
 
 	// Counters, written by the input goroutine only.
-	packets, bytes, truncated, bad atomic.Uint64
+	packets, bytes, copied, truncated, bad atomic.Uint64
 }
 
-// parsedBlock is a block lent to the fabric: it goes back to the kernel once
-// rel reaches end.
-type parsedBlock struct {
-	blk int
-	end uint32
+// entOwner is what a lent packet holds: its ring frame and maybe a copy
+// buffer.
+type entOwner struct {
+	frame uint32
+	copy  bool
 }
 
 var _ fabric.InQueue = (*inQueue)(nil)
 
-func newInQueue(p *Port, s *sock, idx int, ring []byte, vnetLen int) *inQueue {
-	bsize := p.cfg.BlockSize
-	perBlock := bsize / minRecord
-	n := 1
-	for n < fabric.MaxBatch+fabric.MaxFrags+perBlock {
-		n <<= 1
-	}
+func newInQueue(p *Port, s *sock, idx int, ring, copies []byte, vnetLen int) *inQueue {
+	n := p.cfg.Frames
 	q := &inQueue{
-		p: p, s: s, idx: idx, ring: ring, bsize: bsize, nblocks: p.cfg.Blocks,
+		p: p, s: s, idx: idx, ring: ring, fsize: p.cfg.FrameSize, mask: uint32(n - 1),
 		vnetLen: vnetLen, poll: p.cfg.Mode == ModePoll,
-		ents: make([]fabric.Slot, n), mask: uint32(n - 1),
-		blkq:    make([]parsedBlock, p.cfg.Blocks),
-		scratch: make([]rxPkt, perBlock),
+		ents: make([]fabric.Slot, n), own: make([]entOwner, n),
+		copies: copies, ncopy: uint32(p.cfg.CopyBufs),
+	}
+	// recvmsg writes the virtio-net header first, then the packet.
+	q.cpIov[0].Base = &q.cpHdr[0]
+	q.cpIov[0].SetLen(vnet.Len)
+	if vnetLen > 0 {
+		q.cpMsg.Iov = &q.cpIov[0]
+		q.cpMsg.SetIovlen(2)
+	} else {
+		q.cpMsg.Iov = &q.cpIov[1]
+		q.cpMsg.SetIovlen(1)
 	}
 	q.readyFn = q.ready
 	return q
 }
 
-// status returns the status word of block b.
-func (q *inQueue) status(b int) *uint32 {
-	return (*uint32)(unsafe.Pointer(&q.ring[b*q.bsize+blkStatusOff]))
+// status returns the status word of frame i.
+func (q *inQueue) status(i uint32) *uint32 {
+	return (*uint32)(unsafe.Pointer(&q.ring[int(i&q.mask)*q.fsize+frStatusOff]))
+}
+
+func (q *inQueue) frame(i uint32) []byte {
+	o := int(i&q.mask) * q.fsize
+	return q.ring[o : o+q.fsize : o+q.fsize]
+}
+
+func (q *inQueue) copyBuf(i uint32) []byte {
+	o := int(i&(q.ncopy-1)) * copySize
+	return q.copies[o : o+copySize : o+copySize]
 }
 
 // Receive implements fabric.InQueue.
@@ -99,63 +130,104 @@ func (q *inQueue) Receive(slots []fabric.Slot) int {
 	return n
 }
 
-// parseNext parses the next block if the kernel retired it and its frames
-// fit in ents.
+// parseNext parses the next frame if the kernel handed it over, and reports
+// whether it did.
 func (q *inQueue) parseNext() bool {
-	b := q.next
-	if atomic.LoadUint32(q.status(b))&unix.TP_STATUS_USER == 0 {
+	i := q.next
+	st := atomic.LoadUint32(q.status(i))
+	if st&tpStatusUser == 0 {
 		return false
 	}
-	if int(q.end-q.rel)+len(q.scratch) > len(q.ents) {
-		return false // the fabric holds too many frames: wait for a Release
+	copied := st&tpStatusCopy != 0
+	if copied && q.cpTail-q.cpHead == q.ncopy {
+		return false // the fabric holds every copy buffer: wait for a Release
 	}
-	blk := q.ring[b*q.bsize : (b+1)*q.bsize : (b+1)*q.bsize]
-	r := parseBlock(blk, q.vnetLen, q.scratch)
-	if r.truncated != 0 {
-		q.truncated.Add(uint64(r.truncated))
+	q.next++
+	f := q.frame(i)
+	r, v := parseFrame(f, q.vnetLen)
+	buf, floor := f, frHdrLen
+	if copied {
+		// The packet waits in the socket whatever the frame says: fetch
+		// it, or the copies would fall out of step with the frames.
+		buf, floor = q.copyBuf(q.cpTail), 0
+		n, ok := q.fetch(buf[copyHeadroom:])
+		switch {
+		case !ok:
+			v = frameTruncated
+		case v == frameOK && n != r.wire:
+			v = frameBad
+		}
+		r.off, r.end = copyHeadroom, copyHeadroom+n
 	}
-	if r.bad != 0 {
-		q.bad.Add(uint64(r.bad))
+	if v == frameOK && r.partial {
+		r.hdr = partialCsum(buf[r.off:r.end])
 	}
-	var bytes uint64
-	for _, pk := range q.scratch[:r.n] {
-		q.ents[q.end&q.mask] = fabric.Slot{Buf: blk[pk.off:pk.end:pk.capEnd], Offload: pk.hdr}
-		q.end++
-		bytes += uint64(pk.end - pk.off)
+	if v == frameOK && r.vlan {
+		var ok bool
+		if r.off, ok = insertVLAN(buf, r.off, r.end, floor, r.tpid, r.tci, &r.hdr); !ok {
+			v = frameBad
+		}
 	}
-	q.packets.Add(uint64(r.n))
-	q.bytes.Add(bytes)
-	q.blkq[q.bqTail%uint32(len(q.blkq))] = parsedBlock{blk: b, end: q.end}
-	q.bqTail++
-	q.next = (b + 1) % q.nblocks
-	q.retire()
+	switch v {
+	case frameTruncated:
+		q.truncated.Add(1)
+	case frameBad:
+		q.bad.Add(1)
+	}
+	if v != frameOK {
+		atomic.StoreUint32(q.status(i), unix.TP_STATUS_KERNEL)
+		return true
+	}
+	if copied {
+		q.cpTail++
+		q.copied.Add(1)
+	}
+	e := q.end & q.mask
+	q.ents[e] = fabric.Slot{Buf: buf[r.off:r.end:len(buf)], Offload: r.hdr}
+	q.own[e] = entOwner{frame: i, copy: copied}
+	q.end++
+	q.packets.Add(1)
+	q.bytes.Add(uint64(r.end - r.off))
 	return true
 }
 
-// Release implements fabric.InQueue.
-func (q *inQueue) Release(n int) {
-	q.rel += uint32(n)
-	q.retire()
-}
-
-// retire returns to the kernel every parsed block whose frames were all
-// released.
-func (q *inQueue) retire() {
-	for q.bqHead != q.bqTail {
-		pb := &q.blkq[q.bqHead%uint32(len(q.blkq))]
-		if int32(q.rel-pb.end) < 0 {
-			return
+// fetch receives the packet queued on the socket into buf and returns its
+// length; false if there was none or it did not fit.
+func (q *inQueue) fetch(buf []byte) (int, bool) {
+	q.cpIov[1].Base = &buf[0]
+	q.cpIov[1].SetLen(len(buf))
+	for {
+		q.cpMsg.Flags = 0
+		n, _, errno := unix.Syscall(unix.SYS_RECVMSG, uintptr(q.s.fd), uintptr(unsafe.Pointer(&q.cpMsg)), unix.MSG_DONTWAIT)
+		if errno == unix.EINTR {
+			continue
 		}
-		atomic.StoreUint32(q.status(pb.blk), unix.TP_STATUS_KERNEL)
-		q.bqHead++
+		if errno != 0 || q.cpMsg.Flags&unix.MSG_TRUNC != 0 || int(n) < q.vnetLen {
+			return 0, false
+		}
+		return int(n) - q.vnetLen, true
 	}
 }
 
-// ready reports whether Receive would find something: frames parsed and not
-// lent, or a retired block. It runs as the netpoller's readiness check.
+// Release implements fabric.InQueue: the frames of the oldest n lent
+// packets, and their copy buffers, go back.
+func (q *inQueue) Release(n int) {
+	for ; n > 0 && q.rel != q.end; n-- {
+		o := q.own[q.rel&q.mask]
+		atomic.StoreUint32(q.status(o.frame), unix.TP_STATUS_KERNEL)
+		if o.copy {
+			q.cpHead++
+		}
+		q.rel++
+	}
+}
+
+// ready reports whether Receive would find something: packets parsed and
+// not released, or a handed-over frame. It runs as the netpoller's
+// readiness check.
 func (q *inQueue) ready(uintptr) bool {
 	return q.interrupted.Load() || q.end != q.rel ||
-		atomic.LoadUint32(q.status(q.next))&unix.TP_STATUS_USER != 0
+		atomic.LoadUint32(q.status(q.next))&tpStatusUser != 0
 }
 
 // Wait implements fabric.InQueue.
@@ -169,7 +241,7 @@ func (q *inQueue) Wait() error {
 		}
 	} else {
 		// The netpoller resets the socket's readiness before the first
-		// check, so a block retired after the check wakes the read.
+		// check, so a frame handed over after the check wakes the read.
 		q.s.rc.Read(q.readyFn)
 	}
 	if q.interrupted.Load() {
