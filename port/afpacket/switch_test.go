@@ -3,6 +3,8 @@ package afpacket
 import (
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,4 +239,33 @@ func ifindexIn(t testing.TB, h host, dev string) int {
 		t.Fatal(err)
 	}
 	return i
+}
+
+// TestLatency pings through the two ports: every frame is handed over as
+// it arrives, so a round trip takes tens of microseconds, not the
+// milliseconds of a ring that hands over blocks on a timer. The bound is
+// loose (the machine may be busy); the figures are logged.
+func TestLatency(t *testing.T) {
+	p := newPair(t, Config{}, 1500)
+	ping(t, p.a, p.b.IP)
+	out := run(t, p.a.exec("ping", "-n", "-c", "200", "-i", "0.01", "-W", "1", "-w", "20", p.b.IP)...)
+	var rtt []float64
+	for _, l := range strings.Split(out, "\n") {
+		if i := strings.Index(l, " time="); i >= 0 {
+			var ms float64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.Fields(l[i+6:])[0], "ms"), &ms); err == nil {
+				rtt = append(rtt, ms*1000)
+			}
+		}
+	}
+	if len(rtt) < 190 {
+		t.Fatalf("%d of 200 pings answered:\n%s", len(rtt), out)
+	}
+	slices.Sort(rtt)
+	p50, p99 := rtt[len(rtt)/2], rtt[len(rtt)*99/100]
+	t.Logf("ping -i 0.01 through two ports: %d replies, min %.0f µs, p50 %.0f µs, p99 %.0f µs, max %.0f µs",
+		len(rtt), rtt[0], p50, p99, rtt[len(rtt)-1])
+	if p99 > 5000 {
+		t.Errorf("ping p99 %.0f µs", p99)
+	}
 }
