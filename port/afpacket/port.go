@@ -180,10 +180,11 @@ var _ fabric.Backend = (*Port)(nil)
 
 // sock is one queue pair: the socket, its RX ring and its output slots.
 type sock struct {
-	fd     int
+	fd     int      // receives: the RX ring
+	txfd   int      // sends, outside the netpoller (see tx.go)
 	ring   []byte   // the RX ring
 	copies []byte   // the RX copy buffers
-	file   *os.File // the fd in the netpoller: Wait and the TX helper sleep on it
+	file   *os.File // fd in the netpoller: Wait sleeps on it
 	rc     syscall.RawConn
 	rx     *inQueue
 	tx     *outQueue
@@ -279,7 +280,7 @@ func (p *Port) openSock(i int, fanout *int) (s *sock, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
-	s = &sock{fd: fd}
+	s = &sock{fd: fd, txfd: -1}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -301,15 +302,11 @@ func (p *Port) openSock(i int, fanout *int) (s *sock, err error) {
 		}
 		vnetLen = 10
 	}
-	if err := opt("PACKET_QDISC_BYPASS", unix.PACKET_QDISC_BYPASS, 1); err != nil {
-		return nil, err
-	}
 	if err := opt("PACKET_IGNORE_OUTGOING", unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
 		return nil, err
 	}
-	// Room for bursts of 64 KB packets in flight toward a slow peer.
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 4<<20); err != nil {
-		p.log.Debug("SO_SNDBUFFORCE refused", "err", err)
+	if s.txfd, err = p.openTxSock(vnetLen > 0); err != nil {
+		return nil, err
 	}
 	// Packets longer than a frame wait whole in the socket's queue.
 	if err := opt("PACKET_COPY_THRESH", unix.PACKET_COPY_THRESH, 1); err != nil {
@@ -371,6 +368,38 @@ func (p *Port) openSock(i int, fanout *int) (s *sock, err error) {
 	return s, nil
 }
 
+// openTxSock opens the socket a queue sends on: protocol 0, so it receives
+// nothing.
+func (p *Port) openTxSock(vnetHdr bool) (int, error) {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
+	}
+	err = func() error {
+		if vnetHdr {
+			if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+				return fmt.Errorf("setsockopt PACKET_VNET_HDR: %w", err)
+			}
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1); err != nil {
+			return fmt.Errorf("setsockopt PACKET_QDISC_BYPASS: %w", err)
+		}
+		// Room for bursts of 64 KB packets in flight toward a slow peer.
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 4<<20); err != nil {
+			p.log.Debug("SO_SNDBUFFORCE refused", "err", err)
+		}
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: p.ifindex}); err != nil {
+			return fmt.Errorf("bind: %w", err)
+		}
+		return nil
+	}()
+	if err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("send socket: %w", err)
+	}
+	return fd, nil
+}
+
 // close releases the socket and its memory. Nothing may use them any more.
 func (s *sock) close() {
 	if s.tx != nil {
@@ -380,6 +409,9 @@ func (s *sock) close() {
 		s.file.Close()
 	} else {
 		unix.Close(s.fd)
+	}
+	if s.txfd >= 0 {
+		unix.Close(s.txfd)
 	}
 	if s.ring != nil {
 		unix.Munmap(s.ring)

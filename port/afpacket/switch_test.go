@@ -23,7 +23,9 @@ type pair struct {
 
 // newPair builds the topology. cfg is used for both ports (Interface set
 // per port).
-func newPair(t *testing.T, cfg Config, mtu int) *pair {
+func newPair(t *testing.T, cfg Config, mtu int) *pair { return newPairTB(t, cfg, mtu) }
+
+func newPairTB(t testing.TB, cfg Config, mtu int) *pair {
 	t.Helper()
 	requireRoot(t)
 	pre := "mxp" + uniq()

@@ -18,14 +18,19 @@ package afpacket
 // again after it dropped the flag, so nothing published is left behind.
 // When the socket's send buffer is full (EAGAIN) the flusher leaves the rest
 // to the queue's helper goroutine, which waits for the socket to become
-// writable in the netpoller and flushes again.
+// writable in poll(2) and flushes again.
+//
+// The queue sends on a socket of its own, not the receiving one, and keeps
+// it out of the netpoller: every packet the kernel frees after sending
+// wakes whoever waits on its socket for room, and with the socket in the
+// netpoller's epoll set someone always did, at a lock and an epoll
+// callback per packet on the switch's core.
 
 import (
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/mswitch/mswitch/fabric"
@@ -63,7 +68,7 @@ type outQueue struct {
 	quit     chan struct{}
 	done     chan struct{}
 	started  bool
-	writeFn  func(fd uintptr) bool
+	pfd      [1]unix.PollFd // the helper's
 	stopOnce sync.Once
 
 	packets, bytes, errors atomic.Uint64
@@ -99,7 +104,6 @@ func newOutQueue(p *Port, s *sock, vnetLen int) (*outQueue, error) {
 		ends: make([]uint32, maxMsgs), sizes: make([]int, maxMsgs),
 		kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 	}
-	q.writeFn = q.writable
 	return q, nil
 }
 
@@ -216,7 +220,7 @@ func (q *outQueue) flush() (blocked bool) {
 		if k == 0 {
 			continue // only dropped chains
 		}
-		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(q.s.fd), uintptr(unsafe.Pointer(&q.msgs[0])),
+		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(q.s.txfd), uintptr(unsafe.Pointer(&q.msgs[0])),
 			uintptr(k), unix.MSG_DONTWAIT, 0, 0)
 		switch {
 		case errno == 0:
@@ -249,6 +253,7 @@ func (q *outQueue) drop(err error) {
 // start runs the helper that finishes flushes the socket had no room for.
 func (q *outQueue) start() {
 	q.started = true
+	q.pfd[0] = unix.PollFd{Fd: int32(q.s.txfd), Events: unix.POLLOUT}
 	go func() {
 		defer close(q.done)
 		for {
@@ -257,21 +262,22 @@ func (q *outQueue) start() {
 			case <-q.quit:
 				return
 			}
-			if err := q.s.rc.Write(q.writeFn); err != nil {
-				return // closed
+			for !q.writable() {
+				// Bounded, so that stop is seen.
+				unix.Poll(q.pfd[:], 50)
+				select {
+				case <-q.quit:
+					return
+				default:
+				}
 			}
 		}
 	}()
 }
 
-// writable flushes as the netpoller's write check: false (wait for room)
-// while the socket has none.
-func (q *outQueue) writable(uintptr) bool {
-	select {
-	case <-q.quit:
-		return true
-	default:
-	}
+// writable flushes for the helper: false (wait for room) while the socket
+// has none.
+func (q *outQueue) writable() bool {
 	if !q.flushing.CompareAndSwap(false, true) {
 		return true // the holder will kick again if it runs out of room
 	}
@@ -289,9 +295,6 @@ func (q *outQueue) stop() {
 	q.stopOnce.Do(func() {
 		close(q.quit)
 		if q.started {
-			if q.s.file != nil {
-				q.s.file.SetWriteDeadline(time.Unix(1, 0))
-			}
 			<-q.done
 		}
 	})
