@@ -99,6 +99,7 @@ const (
 	DefaultTxSlots   = 1024
 	DefaultTxBufSize = 4096
 	MaxQueues        = 64
+	maxFrameSize     = 128 << 10
 )
 
 // Config configures a port. Zero fields take their defaults.
@@ -118,12 +119,14 @@ type Config struct {
 	// forwarded as one frame, which the far side cannot take. Leave it off.
 	NoVnetHdr bool
 	// FrameSize is the size of an RX ring frame: a power of two from 2048
-	// to 65536. Default: the smallest that holds a frame of the
+	// to the page size, or a multiple of the page size up to 128 KiB (a
+	// frame of at least 64 KiB + 96 bytes takes GSO packets in the ring,
+	// with no recvmsg, the copy done by the sender's core). Default: the smallest that holds a frame of the
 	// interface's MTU (at Open) with a VLAN tag. Longer packets, GSO
 	// packets above all, come whole through the socket (TP_STATUS_COPY).
 	FrameSize int
 	// Frames is the number of RX ring frames, a power of two: default
-	// DefaultRingBytes/FrameSize, at least MinFrames.
+	// as many as DefaultRingBytes holds, at least MinFrames.
 	Frames int
 	// CopyBufs is the number of 68 KB buffers for packets longer than a
 	// frame, a power of two: default DefaultCopyBufs.
@@ -232,14 +235,21 @@ func (c *Config) setDefaults(mtu int) error {
 	if c.Queues == 0 {
 		c.Queues = 1
 	}
+	page := os.Getpagesize()
 	if c.FrameSize == 0 {
 		c.FrameSize = 2048
-		for c.FrameSize < 1<<16 && c.FrameSize < frameMacOff+mtu+18 {
+		for c.FrameSize < page && c.FrameSize < frameMacOff+mtu+18 {
 			c.FrameSize <<= 1
+		}
+		if c.FrameSize < frameMacOff+mtu+18 {
+			c.FrameSize = min((frameMacOff+mtu+18+page-1)/page*page, maxFrameSize)
 		}
 	}
 	if c.Frames == 0 {
-		c.Frames = max(MinFrames, DefaultRingBytes/c.FrameSize)
+		c.Frames = MinFrames
+		for c.Frames*2*c.FrameSize <= DefaultRingBytes {
+			c.Frames *= 2
+		}
 	}
 	if c.CopyBufs == 0 {
 		c.CopyBufs = DefaultCopyBufs
@@ -258,10 +268,11 @@ func (c *Config) setDefaults(mtu int) error {
 		return fmt.Errorf("%d queues outside [1, %d]", c.Queues, MaxQueues)
 	case c.Mode != ModeInterrupt && c.Mode != ModePoll:
 		return fmt.Errorf("unknown mode %d", int(c.Mode))
-	case c.FrameSize < 2048 || c.FrameSize > 1<<16 || c.FrameSize&(c.FrameSize-1) != 0:
-		return fmt.Errorf("frame size %d is not a power of two in [2048, 65536]", c.FrameSize)
-	case c.Frames < 16 || c.Frames > 1<<20 || c.Frames&(c.Frames-1) != 0 || c.Frames*c.FrameSize > 1<<30:
-		return fmt.Errorf("%d frames is not a power of two in [16, 2^20] with a ring up to 1 GiB", c.Frames)
+	case c.FrameSize < 2048 || c.FrameSize > maxFrameSize ||
+		c.FrameSize%page != 0 && (c.FrameSize > page || page%c.FrameSize != 0):
+		return fmt.Errorf("frame size %d is neither a power of two from 2048 to the page size nor a multiple of the page size up to %d", c.FrameSize, maxFrameSize)
+	case c.Frames < 16 || c.Frames > 1<<20 || c.Frames&(c.Frames-1) != 0 || c.Frames*c.FrameSize > 1<<31:
+		return fmt.Errorf("%d frames is not a power of two in [16, 2^20] with a ring up to 2 GiB", c.Frames)
 	case c.CopyBufs < 1 || c.CopyBufs > 1<<12 || c.CopyBufs&(c.CopyBufs-1) != 0:
 		return fmt.Errorf("%d copy buffers is not a power of two in [1, 4096]", c.CopyBufs)
 	case c.TxSlots < 64 || c.TxSlots > 1<<16 || c.TxSlots&(c.TxSlots-1) != 0:
