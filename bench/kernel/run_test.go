@@ -161,3 +161,42 @@ func TestOthers(t *testing.T) {
 		t.Errorf("others used %.0f%% of a core", l)
 	}
 }
+
+func TestTargets(t *testing.T) {
+	o := Full()
+	rep := &Report{Options: o}
+	add := func(r Row) { rep.Rows = append(rep.Rows, r) }
+	for _, sw := range []string{SwitchBridge, SwitchOVSAFXDP, SwitchMswitchAFXDP} {
+		rep.Switches = append(rep.Switches, SwitchRun{Name: sw})
+		ns, bg := 10000.0, 0.0
+		if sw == SwitchMswitchAFXDP {
+			ns, bg = 2000, 60
+		}
+		for _, size := range o.Sizes {
+			add(Row{Switch: sw, Workload: WorkPPS, Size: size, RxPps: 4e5, LossPct: 0.05, SwitchNs: 1000, SwitchCycles: 2000, PMDCycles: 3000})
+		}
+		add(Row{Switch: sw, Workload: WorkPPS, Size: 60, Offered: o.FixedRate, SwitchNs: ns, Background: bg})
+		add(Row{Switch: sw, Workload: WorkTCP, Gbps: 10, Offloads: "on"})
+		for _, iv := range o.PingIntervals {
+			add(Row{Switch: sw, Workload: WorkPing, RTT: &RTT{Interval: iv, Sent: 10, Replies: 10, P99: 50}})
+		}
+	}
+	rep.Switches = append(rep.Switches, SwitchRun{Name: SwitchMswitchAFPacket, Skipped: "failed: start: boom\nmore"})
+	ts := rep.Targets()
+	if len(ts) != 10 {
+		t.Fatalf("%d targets", len(ts))
+	}
+	for i, tg := range ts[:5] {
+		if tg.Status != "met" {
+			t.Errorf("%d: %+v", i, tg)
+		}
+	}
+	if !strings.Contains(ts[0].Got, "mswitch-afxdp 60% of a core") {
+		t.Errorf("no background note: %+v", ts[0])
+	}
+	for _, tg := range ts[5:] {
+		if tg.Status != "not measured" || tg.Got != "mswitch-afpacket: failed: start: boom" {
+			t.Errorf("%+v", tg)
+		}
+	}
+}

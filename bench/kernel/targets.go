@@ -39,11 +39,25 @@ func (rep *Report) Targets() []Target {
 			}
 			return sw + " not measured"
 		}
+		// busy notes the rows of a comparison during which other work
+		// used the machine (Row.Background over quietLimit).
+		var busy []string
+		note := func(rows ...*Row) {
+			for _, r := range rows {
+				if r != nil && r.Background >= quietLimit {
+					busy = append(busy, fmt.Sprintf("%s %.0f%%", r.Switch, r.Background))
+				}
+			}
+		}
 		add := func(what, want string, got func() (string, bool, string)) {
+			busy = nil
 			g, ok, missing := got()
 			if missing != "" {
 				ts = append(ts, Target{what, want, missing, "not measured"})
 				return
+			}
+			if len(busy) > 0 {
+				g += "; other work used the machine meanwhile (" + strings.Join(busy, ", ") + " of a core): worth less"
 			}
 			ts = append(ts, Target{what, want, g, status(ok)})
 		}
@@ -51,6 +65,7 @@ func (rep *Report) Targets() []Target {
 		add(fmt.Sprintf("%s: switch CPU per packet at a fixed %s, 64 B", m, rateLabel(o.FixedRate)),
 			"<= 1/3 of ovs-afxdp's", func() (string, bool, string) {
 				a, b := rep.Find(m, WorkPPS, 60, o.FixedRate), rep.Find(ovs, WorkPPS, 60, o.FixedRate)
+				note(a, b)
 				switch {
 				case a == nil || a.SwitchNs <= 0:
 					return "", false, why(m)
@@ -64,6 +79,7 @@ func (rep *Report) Targets() []Target {
 		add(fmt.Sprintf("%s: CPU cycles per packet at the generator's maximum rate, 64 B", m),
 			"<= ovs-afxdp's (its PMD processing cycles)", func() (string, bool, string) {
 				a, b := rep.Find(m, WorkPPS, 60, 0), rep.Find(ovs, WorkPPS, 60, 0)
+				note(a, b)
 				switch {
 				case a == nil || a.SwitchCycles <= 0:
 					return "", false, why(m)
@@ -84,6 +100,7 @@ func (rep *Report) Targets() []Target {
 				ok := true
 				for _, size := range o.Sizes {
 					a := rep.Find(m, WorkPPS, size, 0)
+					note(a)
 					if a == nil {
 						return "", false, why(m)
 					}
@@ -96,6 +113,7 @@ func (rep *Report) Targets() []Target {
 		add(fmt.Sprintf("%s: TCP, one stream", m), ">= 90% of linux-bridge's Gb/s, no more retransmits",
 			func() (string, bool, string) {
 				a, b := rep.Find(m, WorkTCP, 0, 0), rep.Find(SwitchBridge, WorkTCP, 0, 0)
+				note(a, b)
 				switch {
 				case a == nil:
 					return "", false, why(m)
@@ -113,6 +131,7 @@ func (rep *Report) Targets() []Target {
 				ok := true
 				for _, iv := range o.PingIntervals {
 					a, b := rep.FindPing(m, iv), rep.FindPing(ovs, iv)
+					note(a, b)
 					switch {
 					case a == nil:
 						return "", false, why(m)
