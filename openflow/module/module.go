@@ -119,7 +119,7 @@ type Module struct {
 // portSet is an immutable snapshot of the OpenFlow ports.
 type portSet struct {
 	ids   []logic.PortID // sorted, without the injection port: the flood list
-	local int           // the PortID of "LOCAL", -1 if none
+	local int            // the PortID of "LOCAL", -1 if none
 	names map[logic.PortID]string
 }
 
