@@ -47,6 +47,9 @@ type SwitchSpec struct {
 	Name   string `json:"name"`
 	Module string `json:"module,omitempty"` // default "learning"
 	Batch  int    `json:"batch,omitempty"`  // packets per forwarding batch; 0: the fabric's default
+	// OpenFlow configures the openflow module (kept when another module
+	// runs, for when openflow is set again).
+	OpenFlow *OpenFlowSpec `json:"openflow,omitempty"`
 }
 
 // SwitchInfo describes a switch.

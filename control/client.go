@@ -400,3 +400,23 @@ func socketGroup(socket string) string {
 	}
 	return "group " + gid
 }
+
+// OpenFlow returns the openflow settings and state of switch sw.
+func (c *Client) OpenFlow(ctx context.Context, sw string) (OpenFlowInfo, error) {
+	var out OpenFlowInfo
+	err := c.do(ctx, "GET", path("switches", sw, "openflow"), nil, &out)
+	return out, err
+}
+
+// SetOpenFlow changes the openflow settings of switch sw (empty fields
+// keep their value).
+func (c *Client) SetOpenFlow(ctx context.Context, sw string, spec OpenFlowSpec) error {
+	return c.do(ctx, "PUT", path("switches", sw, "openflow"), spec, nil)
+}
+
+// TraceOpenFlow traces a frame through switch sw's flow tables.
+func (c *Client) TraceOpenFlow(ctx context.Context, sw string, tr OpenFlowTrace) (string, error) {
+	var out OpenFlowTraceResult
+	err := c.do(ctx, "POST", path("switches", sw, "openflow", "trace"), tr, &out)
+	return out.Trace, err
+}

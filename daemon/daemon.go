@@ -63,7 +63,8 @@ type swtch struct {
 	module string // the registered name of sw's logic
 	batch  int    // as configured; 0: the fabric's default
 	sw     *fabric.Switch
-	ports  []*port // in creation order
+	ports  []*port               // in creation order
+	of     *control.OpenFlowSpec // the openflow module's settings; nil: defaults
 }
 
 // port is a port of a swtch: attached, or configured but broken (err).
@@ -287,7 +288,8 @@ func (d *Daemon) createSwitch(spec control.SwitchSpec) (*swtch, error) {
 	if spec.Module == "" {
 		spec.Module = DefaultModule
 	}
-	l, err := newLogic(spec.Module)
+	s := &swtch{name: spec.Name, module: spec.Module, batch: spec.Batch, of: spec.OpenFlow}
+	l, err := d.newSwitchLogic(s, spec.Module)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +300,11 @@ func (d *Daemon) createSwitch(spec control.SwitchSpec) (*swtch, error) {
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
-	s := &swtch{name: spec.Name, module: spec.Module, batch: spec.Batch, sw: sw}
+	s.sw = sw
+	if err := d.startLogic(s, l); err != nil {
+		sw.Close()
+		return nil, err
+	}
 	d.switches[s.name] = s
 	d.log.Info("switch created", "switch", s.name, "module", s.module)
 	return s, nil
@@ -504,11 +510,20 @@ func (d *Daemon) deletePort(sw, name string) error {
 //
 // Preconditions: d.mu is held.
 func (d *Daemon) setModule(s *swtch, name string) error {
-	l, err := newLogic(name)
+	l, err := d.newSwitchLogic(s, name)
 	if err != nil {
 		return err
 	}
 	if err := s.sw.SetLogic(l); err != nil {
+		return err
+	}
+	if err := d.startLogic(s, l); err != nil {
+		// Back to a fresh instance of the module that ran before.
+		if prev, perr := d.newSwitchLogic(s, s.module); perr == nil && s.sw.SetLogic(prev) == nil {
+			if perr := d.startLogic(s, prev); perr != nil {
+				d.log.Error("restart previous module", "switch", s.name, "module", s.module, "err", perr)
+			}
+		}
 		return err
 	}
 	d.log.Info("module set", "switch", s.name, "module", name, "was", s.module)

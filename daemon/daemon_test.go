@@ -298,7 +298,7 @@ func TestAPIEndToEnd(t *testing.T) {
 	_, err = c.AddSwitch(cx, control.SwitchSpec{Name: "sw0"})
 	wantErr(t, err, 409, `switch "sw0" already exists`)
 	_, err = c.AddSwitch(cx, control.SwitchSpec{Name: "sw1", Module: "ovs"})
-	wantErr(t, err, 400, `unknown module "ovs"; modules: l4filter, learning, learning-vlan, xconnect`)
+	wantErr(t, err, 400, `unknown module "ovs"; modules: l4filter, learning, learning-vlan, openflow, xconnect`)
 	_, err = c.AddSwitch(cx, control.SwitchSpec{Name: "bad/name"})
 	wantErr(t, err, 400, `switch name "bad/name" is not valid`)
 	wantErr(t, c.SetModule(cx, "sw0", "nope"), 400, `unknown module "nope"`)

@@ -40,6 +40,9 @@ var routes = []string{
 	"GET /v1/switches/{switch}/xconnect",
 	"POST /v1/switches/{switch}/xconnect",
 	"DELETE /v1/switches/{switch}/xconnect/{in}",
+	"GET /v1/switches/{switch}/openflow",
+	"PUT /v1/switches/{switch}/openflow",
+	"POST /v1/switches/{switch}/openflow/trace",
 }
 
 // apiFunc handles a request whose answer is one JSON value (nil: no body).
@@ -77,6 +80,10 @@ func (d *Daemon) Handler() http.Handler {
 		"GET /v1/switches/{switch}/xconnect":         d.getXConnect,
 		"POST /v1/switches/{switch}/xconnect":        d.postXConnect,
 		"DELETE /v1/switches/{switch}/xconnect/{in}": d.deleteXConnect,
+
+		"GET /v1/switches/{switch}/openflow":        d.getOpenFlow,
+		"PUT /v1/switches/{switch}/openflow":        d.putOpenFlow,
+		"POST /v1/switches/{switch}/openflow/trace": d.traceOpenFlow,
 	}
 	mux := http.NewServeMux()
 	for pattern, fn := range handlers {

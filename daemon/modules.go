@@ -16,6 +16,7 @@ import (
 	"github.com/mswitch/mswitch/logic/l4filter"
 	"github.com/mswitch/mswitch/logic/learning"
 	"github.com/mswitch/mswitch/logic/xconnect"
+	ofmodule "github.com/mswitch/mswitch/openflow/module"
 )
 
 // moduleAs returns s's logic as a T, or a sentence saying how to get one.
@@ -63,6 +64,12 @@ func (s *swtch) moduleInfo() control.ModuleInfo {
 		}
 	case *xconnect.XConnect:
 		mi.Counters = map[string]uint64{"mappings": uint64(len(l.Map()))}
+	case *ofmodule.Module:
+		st := l.Stats()
+		mi.Counters = map[string]uint64{
+			"emc_hits": st.Cache.EMCHits, "megaflow_hits": st.Cache.MegaflowHits, "misses": st.Cache.Misses,
+			"injected": st.Injected, "inject_drops": st.InjDrops, "packet_ins": st.PacketIns,
+		}
 	}
 	return mi
 }

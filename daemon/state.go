@@ -39,6 +39,7 @@ type switchState struct {
 	Learning []control.LearningEntry `json:"learning,omitempty"` // static entries
 	L4Filter []control.L4Rule        `json:"l4filter,omitempty"`
 	XConnect []control.Mapping       `json:"xconnect,omitempty"`
+	OpenFlow *control.OpenFlowSpec   `json:"openflow,omitempty"`
 }
 
 // snapshot returns the configuration of every switch.
@@ -47,7 +48,7 @@ type switchState struct {
 func (d *Daemon) snapshot() state {
 	st := state{Version: stateVersion, Switches: []switchState{}}
 	for _, s := range d.sortedSwitches() {
-		ss := switchState{Name: s.name, Module: s.module, Batch: s.batch, Ports: []control.PortSpec{}}
+		ss := switchState{Name: s.name, Module: s.module, Batch: s.batch, Ports: []control.PortSpec{}, OpenFlow: s.of}
 		for _, p := range s.sortedPorts() {
 			ss.Ports = append(ss.Ports, p.spec)
 		}
@@ -151,7 +152,7 @@ func readState(path string) (state, error) {
 func (d *Daemon) restore(st state) {
 	for _, ss := range st.Switches {
 		log := d.log.With("switch", ss.Name)
-		s, err := d.createSwitch(control.SwitchSpec{Name: ss.Name, Module: ss.Module, Batch: ss.Batch})
+		s, err := d.createSwitch(control.SwitchSpec{Name: ss.Name, Module: ss.Module, Batch: ss.Batch, OpenFlow: ss.OpenFlow})
 		if err != nil {
 			log.Error("restore switch", "err", err)
 			continue

@@ -163,7 +163,7 @@ b 1 pipe up queues=1
 c 2 pipe up queues=1`, "port", "list", "sw0")
 
 	// Modules.
-	e.wantTable("l4filter\nlearning\nlearning-vlan\nxconnect", "module", "list")
+	e.wantTable("l4filter\nlearning\nlearning-vlan\nopenflow\nxconnect", "module", "list")
 	out := e.ok("module", "show", "sw0")
 	if !strings.HasPrefix(out, "sw0: learning\n") || !regexp.MustCompile(`(?m)^  learned +0$`).MatchString(out) {
 		t.Fatalf("module show:\n%s", out)
@@ -222,7 +222,7 @@ c a`, "xconnect", "show", "sw0")
 	e.wantTable("NAME MODULE PORTS BATCH", "switch", "list")
 
 	out = e.ok("version")
-	if !strings.Contains(out, "mswitchctl "+control.Version+"\nmswitchd "+control.Version+" (modules: l4filter, learning, learning-vlan, xconnect)") {
+	if !strings.Contains(out, "mswitchctl "+control.Version+"\nmswitchd "+control.Version+" (modules: l4filter, learning, learning-vlan, openflow, xconnect)") {
 		t.Fatalf("version:\n%s", out)
 	}
 }
@@ -240,7 +240,7 @@ func TestErrorSentences(t *testing.T) {
 	e.fails(`switch "sw0" already exists`, "switch", "add", "sw0")
 	e.fails("switch \"sw0\" runs module learning, not xconnect: set it with `mswitchctl module set sw0 xconnect`",
 		"xconnect", "show", "sw0")
-	e.fails(`unknown module "hub"; modules: l4filter, learning, learning-vlan, xconnect`, "module", "set", "sw0", "hub")
+	e.fails(`unknown module "hub"; modules: l4filter, learning, learning-vlan, openflow, xconnect`, "module", "set", "sw0", "hub")
 	e.fails(`"zz" is not a MAC address: write it as 02:00:00:00:00:01`, "learning", "add", "sw0", "zz", "a")
 	e.fails("mswitchctl port add takes SWITCH NAME, not 1 argument(s): see `mswitchctl port add --help`", "port", "add", "sw0")
 	e.fails("mswitchctl switch needs a subcommand: add, del, list (see `mswitchctl switch --help`)", "switch")
