@@ -94,14 +94,16 @@ func (m *Module) multipart(b ofp.MultipartBody) (ofp.MultipartBody, error) {
 	switch b := b.(type) {
 	case *ofp.PortDescRequest:
 		rep := &ofp.PortDescReply{}
+		ps := m.ports.Load()
 		for _, st := range m.portStats() {
-			rep.Ports = append(rep.Ports, ofPort(st.ID, st.Name))
+			rep.Ports = append(rep.Ports, ofPort(st.ID, ps.ofNo(st.ID), st.Name))
 		}
 		return rep, nil
 	case *ofp.PortStatsRequest:
 		rep := &ofp.PortStatsReply{Stats: []ofp.PortStats{}}
+		ps := m.ports.Load()
 		for _, st := range m.portStats() {
-			no := ofPort(st.ID, st.Name).PortNo
+			no := ofPort(st.ID, ps.ofNo(st.ID), st.Name).PortNo
 			if b.PortNo != ofp.PortAny && b.PortNo != no {
 				continue
 			}
@@ -151,7 +153,7 @@ func (m *Module) packetOut(po *ofp.PacketOut) error {
 	ps := m.ports.Load()
 	inPort := po.InPort
 	if inPort == ofp.PortLocal && ps.local >= 0 {
-		inPort = uint32(ps.local) + 1
+		inPort = ps.ofNo(logic.PortID(ps.local))
 	}
 	buf := make([]byte, len(po.Data), len(po.Data)+64)
 	copy(buf, po.Data)
@@ -165,10 +167,7 @@ func (m *Module) packetOut(po *ofp.PacketOut) error {
 	if res.Malformed {
 		return &ofp.Error{Type: ofp.ETBadRequest, Code: ofp.BRCBadLen, Reason: "packet shorter than an Ethernet header"}
 	}
-	in, real := logic.PortID(0), false
-	if inPort >= 1 && inPort <= ofp.PortMax && ps.has(logic.PortID(inPort-1)) {
-		in, real = logic.PortID(inPort-1), true
-	}
+	in, real := ps.port(inPort)
 	var w worker
 	for k := range res.Outputs {
 		o := &res.Outputs[k]
@@ -192,8 +191,8 @@ func (m *Module) packetOut(po *ofp.PacketOut) error {
 				m.inject(data, injDst{port: logic.PortID(ps.local)})
 			}
 		default:
-			if o.Port >= 1 && o.Port <= ofp.PortMax && ps.has(logic.PortID(o.Port-1)) {
-				m.inject(data, injDst{port: logic.PortID(o.Port - 1)})
+			if id, ok := ps.port(o.Port); ok {
+				m.inject(data, injDst{port: id})
 			}
 		}
 	}

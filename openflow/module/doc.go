@@ -13,7 +13,11 @@
 //
 // # Ports
 //
-// The OpenFlow port number of a fabric port is its PortID + 1. A port named
+// The OpenFlow port number of a fabric port is its PortID + 1, not counting
+// the injection port: ports with a higher ID than it get their PortID. The
+// numbers thus follow the order the ports were attached in, and stay the
+// same when the daemon restores a switch (ports first or module first). A
+// port named
 // "LOCAL" is also OFPP_LOCAL; without one, output to LOCAL is dropped.
 // FLOOD and ALL are every port of the switch but the input port and the
 // module's injection port (a logic.ToSet with an immutable list), IN_PORT

@@ -104,7 +104,7 @@ func (m *Module) Lookup(pkts []logic.Packet, in logic.PortID) {
 // process runs one packet through the pipeline and sets its destination.
 func (m *Module) process(w *worker, p *logic.Packet, in logic.PortID, ps *portSet) {
 	res := &w.res
-	p.Data = w.w.Process(p.Data, uint32(in)+1, res)
+	p.Data = w.w.Process(p.Data, ps.ofNo(in), res)
 	p.Dst = logic.Drop
 	if res.Malformed {
 		p.Dst = logic.DropMalformed
@@ -139,10 +139,11 @@ func (m *Module) process(w *worker, p *logic.Packet, in logic.PortID, ps *portSe
 			}
 			od = logic.To(logic.PortID(ps.local))
 		default:
-			if o.Port == 0 || o.Port > ofp.PortMax || !ps.has(logic.PortID(o.Port-1)) {
+			id, ok := ps.port(o.Port)
+			if !ok {
 				continue
 			}
-			od = logic.To(logic.PortID(o.Port - 1))
+			od = logic.To(id)
 		}
 		if d == logic.Drop {
 			d, flood = od, od == logic.ToSet
@@ -191,8 +192,8 @@ func (m *Module) injectTo(data []byte, o uint32, in logic.PortID, ps *portSet) {
 			m.inject(data, injDst{port: logic.PortID(ps.local)})
 		}
 	default:
-		if o >= 1 && o <= ofp.PortMax && ps.has(logic.PortID(o-1)) && logic.PortID(o-1) != in {
-			m.inject(data, injDst{port: logic.PortID(o - 1)})
+		if id, ok := ps.port(o); ok && id != in {
+			m.inject(data, injDst{port: id})
 		}
 	}
 }
@@ -203,8 +204,9 @@ func (m *Module) packetIn(w *worker, o *pipeline.Output, data []byte, in logic.P
 	if ch == nil {
 		return
 	}
-	inPort := uint32(in) + 1
-	if ps := m.ports.Load(); int(in) == ps.local {
+	ps := m.ports.Load()
+	inPort := ps.ofNo(in)
+	if int(in) == ps.local {
 		inPort = ofp.PortLocal
 	}
 	m.packetInFrom(w, o, data, inPort, ch)

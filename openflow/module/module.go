@@ -120,12 +120,44 @@ type Module struct {
 type portSet struct {
 	ids   []logic.PortID // sorted, without the injection port: the flood list
 	local int            // the PortID of "LOCAL", -1 if none
+	inj   int            // the PortID of the injection port, -1 before Start
 	names map[logic.PortID]string
 }
 
 func (ps *portSet) has(id logic.PortID) bool {
 	_, ok := slices.BinarySearch(ps.ids, id)
 	return ok
+}
+
+// ofNo returns the OpenFlow port number of fabric port id: id+1, not
+// counting the injection port.
+func (ps *portSet) ofNo(id logic.PortID) uint32 {
+	if ps.inj >= 0 && int(id) > ps.inj {
+		return uint32(id)
+	}
+	return uint32(id) + 1
+}
+
+// port returns the fabric port of OpenFlow port number no, if it exists.
+func (ps *portSet) port(no uint32) (logic.PortID, bool) {
+	if no == 0 || no > ofp.PortMax {
+		return 0, false
+	}
+	id := no - 1
+	if ps.inj >= 0 && int(id) >= ps.inj {
+		id++
+	}
+	if id >= logic.MaxPorts {
+		return 0, false
+	}
+	return logic.PortID(id), ps.has(logic.PortID(id))
+}
+
+// with returns a copy of ps with the flood list ids.
+func (ps *portSet) with(ids []logic.PortID) *portSet {
+	c := *ps
+	c.ids = ids
+	return &c
 }
 
 type portEvent struct {
@@ -166,7 +198,7 @@ func New(cfg Config) (*Module, error) {
 	m.p = p
 	m.ctlW = p.NewWorker()
 	m.injectID.Store(-1)
-	m.ports.Store(&portSet{local: -1, names: map[logic.PortID]string{}})
+	m.ports.Store(&portSet{local: -1, inj: -1, names: map[logic.PortID]string{}})
 	m.workers.Store(&[]*portWorkers{})
 	m.pool.New = func() any { return m.newWorker() }
 	return m, nil
@@ -230,6 +262,14 @@ func (m *Module) Start(sw *fabric.Switch) error {
 	m.injPipe = pp
 	m.injMu.Unlock()
 	m.injectID.Store(int32(id))
+	for {
+		old := m.ports.Load()
+		ps := *old
+		ps.inj = int(id)
+		if m.ports.CompareAndSwap(old, &ps) {
+			break
+		}
+	}
 	m.sw = sw
 	m.swp.Store(sw)
 	// Names of the ports attached before us.
@@ -356,7 +396,7 @@ func (m *Module) SetCaching(on bool) { m.p.SetCaching(on) }
 // Trace describes what the pipeline does with frame received on the
 // fabric port in (see pipeline.Trace).
 func (m *Module) Trace(frame []byte, in logic.PortID) string {
-	return m.p.Trace(frame, uint32(in)+1)
+	return m.p.Trace(frame, m.ports.Load().ofNo(in))
 }
 
 // Close stops the channel, the expiry and the injector, and detaches the
@@ -401,7 +441,7 @@ func (m *Module) PortAdded(id logic.PortID) {
 	}
 	m.learn.PortAdded(id)
 	old := m.ports.Load()
-	ps := &portSet{ids: slices.Clone(old.ids), local: old.local, names: old.names}
+	ps := old.with(slices.Clone(old.ids))
 	if i, ok := slices.BinarySearch(ps.ids, id); !ok {
 		ps.ids = slices.Insert(ps.ids, i, id)
 	}
@@ -430,8 +470,7 @@ func (m *Module) PortRemoved(id logic.PortID) {
 	}
 	m.learn.PortRemoved(id)
 	old := m.ports.Load()
-	ps := &portSet{ids: slices.DeleteFunc(slices.Clone(old.ids), func(x logic.PortID) bool { return x == id }),
-		local: old.local, names: old.names}
+	ps := old.with(slices.DeleteFunc(slices.Clone(old.ids), func(x logic.PortID) bool { return x == id }))
 	m.ports.Store(ps)
 	ws := *m.workers.Load()
 	if int(id) < len(ws) && ws[id] != nil {
@@ -459,7 +498,8 @@ func (m *Module) portLive(port uint32) bool {
 	if port == ofp.PortLocal {
 		return m.ports.Load().local >= 0
 	}
-	return port >= 1 && port <= ofp.PortMax && m.ports.Load().has(logic.PortID(port-1))
+	_, ok := m.ports.Load().port(port)
+	return ok
 }
 
 // refreshPorts reads the port names from the fabric and returns the names
@@ -486,7 +526,8 @@ func (m *Module) refreshPorts() {
 		n, ok := names[id]
 		return ok && strings.HasPrefix(n, InjectPortPrefix) || n == "" && ok
 	})
-	ps := &portSet{ids: ids, local: local, names: names}
+	ps := old.with(ids)
+	ps.local, ps.names = local, names
 	if !m.ports.CompareAndSwap(old, ps) {
 		m.refreshPorts()
 	}
@@ -545,15 +586,14 @@ func (m *Module) portEvent(ev portEvent) {
 	if ev.added {
 		reason = ofp.PortReasonAdd
 	}
-	ps := &ofp.PortStatus{Reason: reason, Port: ofPort(ev.id, name)}
+	ps := &ofp.PortStatus{Reason: reason, Port: ofPort(ev.id, m.ports.Load().ofNo(ev.id), name)}
 	if ch := m.ch.Load(); ch != nil {
 		ch.PortStatus(ps)
 	}
 }
 
 // ofPort describes fabric port id for OpenFlow.
-func ofPort(id logic.PortID, name string) ofp.Port {
-	no := uint32(id) + 1
+func ofPort(id logic.PortID, no uint32, name string) ofp.Port {
 	if name == LocalPortName {
 		no = ofp.PortLocal
 	}

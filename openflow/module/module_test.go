@@ -22,7 +22,11 @@ type rig struct {
 
 // newRig makes a switch with n pipe ports, p0..p{n-1} (OpenFlow ports
 // 1..n), run by a module with no controller.
-func newRig(t *testing.T, n int, cfg Config) *rig {
+func newRig(t *testing.T, n int, cfg Config) *rig { return newRigStart(t, n, cfg, false) }
+
+// newRigStart is newRig; with early, the module starts (and attaches its
+// injection port) before the ports are attached.
+func newRigStart(t *testing.T, n int, cfg Config, early bool) *rig {
 	t.Helper()
 	if cfg.Targets == nil {
 		cfg.Targets = []string{}
@@ -36,6 +40,11 @@ func newRig(t *testing.T, n int, cfg Config) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, m: m, sw: sw}
+	if early {
+		if err := m.Start(sw); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := 0; i < n; i++ {
 		p, err := pipe.New(pipe.Options{})
 		if err != nil {
@@ -46,8 +55,10 @@ func newRig(t *testing.T, n int, cfg Config) *rig {
 		}
 		r.ends = append(r.ends, p.End())
 	}
-	if err := m.Start(sw); err != nil {
-		t.Fatal(err)
+	if !early {
+		if err := m.Start(sw); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() { sw.Close() })
 	return r
@@ -120,7 +131,14 @@ func flowAdd(pri uint16, in uint32, acts ...ofp.Action) *ofp.FlowMod {
 }
 
 func TestForwarding(t *testing.T) {
-	r := newRig(t, 3, Config{})
+	for _, early := range []bool{false, true} {
+		t.Run(map[bool]string{false: "ports-first", true: "module-first"}[early], func(t *testing.T) {
+			testForwarding(t, newRigStart(t, 3, Config{}, early))
+		})
+	}
+}
+
+func testForwarding(t *testing.T, r *rig) {
 	f := frame(1)
 	r.send(0, f)
 	r.expect(nil) // secure, no flows: dropped
@@ -185,7 +203,8 @@ func TestStandalone(t *testing.T) {
 }
 
 func TestPortStatusAndDesc(t *testing.T) {
-	r := newRig(t, 2, Config{})
+	r := newRigStart(t, 2, Config{}, true)
+	time.Sleep(50 * time.Millisecond) // port names are read just after the ports are added
 	rep, err := r.m.Handle(context.Background(), &channel.Request{Msg: &ofp.MultipartRequest{Body: &ofp.PortDescRequest{}}})
 	if err != nil {
 		t.Fatal(err)
