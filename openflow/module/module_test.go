@@ -254,3 +254,31 @@ func TestLookupAllocs(t *testing.T) {
 		t.Errorf("%v allocations per batch on cache hits", a)
 	}
 }
+
+func TestTimeouts(t *testing.T) {
+	r := newRig(t, 2, Config{})
+	fm := flowAdd(10, 1, out(2))
+	fm.HardTimeout = 1
+	fm.Flags = ofp.FlowSendFlowRem
+	r.flow(fm)
+	idle := flowAdd(20, 2, out(1))
+	idle.IdleTimeout = 1
+	r.flow(idle)
+	count := func() int {
+		st, err := r.m.Pipeline().FlowStats(&ofp.FlowStatsRequest{TableID: ofp.TableAll, OutPort: ofp.PortAny, OutGroup: ofp.GroupAny})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(st.Stats)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("%d flows", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for count() > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d flows left 5 s after their 1 s timeouts", n)
+	}
+}
