@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,8 +47,29 @@ func TestMain(m *testing.M) {
 // proc is a started process whose output is kept.
 type proc struct {
 	cmd *exec.Cmd
-	out bytes.Buffer
+	out output
 }
+
+// output collects a process's output; a test may read it while the
+// process still writes.
+type output struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
+
+func (o *output) Bytes() []byte { return []byte(o.String()) }
 
 // start runs a binary in the background; it is killed when the test ends.
 func start(t *testing.T, name string, args ...string) *proc {
