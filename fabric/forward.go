@@ -82,7 +82,6 @@ type pktMeta struct {
 	frags int32 // number of slots
 	rest  int32 // bytes after the first slot
 	size  int32 // total bytes, once the logic has run
-	off   vnet.Hdr
 }
 
 // node threads a packet onto one destination list.
@@ -116,7 +115,7 @@ type scratch struct {
 	pkts    []logic.Packet
 	meta    []pktMeta // by packet, beside pkts
 	chained bool      // some packet of the batch spans several slots
-	offload bool      // some packet of the batch has offload state (meta.off)
+	offload bool      // some packet of the batch has offload state (offs)
 	offDst  bool      // the destination being planned takes offloaded packets
 
 	nodes  []node
@@ -127,6 +126,7 @@ type scratch struct {
 	drops [numDropReasons]uint64
 	out   outStats
 
+	offs  []vnet.Hdr  // by packet, beside pkts: offload state, valid while offload is set
 	bufs  [][]byte    // a packet's buffers, for the software offload fallbacks
 	seg   []byte      // a segment larger than a destination buffer, built here
 	plans []vnet.Plan // by packet: how a GSO packet is segmented
@@ -138,6 +138,7 @@ func newScratch(batch int) *scratch {
 		pkts:  make([]logic.Packet, 0, batch),
 		meta:  make([]pktMeta, batch),
 		nodes: make([]node, 0, batch),
+		offs:  make([]vnet.Hdr, batch),
 		bufs:  make([][]byte, 0, MaxFrags),
 		dests: make([]dest, 0, 64),
 	}
@@ -222,9 +223,8 @@ func (sc *scratch) gather(n, batch int) (used int, npkts, nbytes uint64) {
 			pkts[k].Data = b
 			pkts[k].Dst = logic.Drop
 			meta[k] = pktMeta{first: int32(i), frags: 1}
-			if o := slots[i].Offload; !o.IsZero() {
-				meta[k].off = o
-				sc.offload = true
+			if sc.offload || slots[i].Offload.Active() {
+				sc.setOffload(k, slots[i].Offload)
 			}
 			nbytes += uint64(len(b))
 			i++
@@ -258,9 +258,8 @@ func (sc *scratch) gather(n, batch int) (used int, npkts, nbytes uint64) {
 		pkts[k].Data = b
 		pkts[k].Dst = logic.Drop
 		meta[k] = pktMeta{first: int32(first), frags: int32(i - first), rest: int32(size - len(b))}
-		if o := slots[first].Offload; !o.IsZero() {
-			meta[k].off = o
-			sc.offload = true
+		if sc.offload || slots[first].Offload.Active() {
+			sc.setOffload(k, slots[first].Offload)
 		}
 		sc.chained = true
 		nbytes += uint64(size)
@@ -299,7 +298,7 @@ func (q *inq) classify(t *portTable) {
 	}
 	if sc.offload {
 		for i := range pkts {
-			if !meta[i].off.IsZero() && !sc.checkOffload(i) {
+			if sc.offs[i].Active() && !sc.checkOffload(i) {
 				sc.drops[DropOffload]++
 				pkts[i].Dst = dropCounted
 				uniform = false
@@ -514,8 +513,33 @@ func (q *inq) deliverTo(d *dest) {
 		return
 	}
 	m := sc.iter(d)
+	offload := sc.offload || r.off != nil
 	for p := m.next(); p >= 0; p = m.next() {
 		size := sc.meta[p].size
+		if !offload { // the common case: no offload state, no offload port
+			k := slotsFor(size, bs)
+			if k > MaxFrags {
+				st.drops[DropOversize]++
+				continue
+			}
+			if j+uint32(k) > end {
+				st.drops[DropQueueFull]++
+				continue
+			}
+			if k == 1 && sc.meta[p].frags == 1 {
+				c := copy(r.q.Buffer(j), sc.pkts[p].Data)
+				r.q.SetSlot(j, c, false)
+				j++
+			} else {
+				j = sc.copyChain(r.q, bs, j, p)
+			}
+			st.packets++
+			st.bytes += uint64(size)
+			if tap != nil {
+				tap.Packet(Out, d.port.id, sc.pkts[p].Data, sc.rest(p))
+			}
+			continue
+		}
 		k := sc.slotsOf(p, bs)
 		if k < 0 {
 			st.drops[DropOversize]++
@@ -525,7 +549,10 @@ func (q *inq) deliverTo(d *dest) {
 			st.drops[DropQueueFull]++
 			continue
 		}
-		off := sc.meta[p].off
+		var off vnet.Hdr
+		if sc.offload {
+			off = sc.offs[p]
+		}
 		if r.off == nil && off.GSO() != vnet.GSONone {
 			var segs, bytes uint64
 			j, segs, bytes = sc.segment(r.q, bs, j, p)

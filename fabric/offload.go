@@ -10,21 +10,31 @@ import (
 // copy, and it cuts a GSO packet into segments, writing each one straight
 // into the destination's buffers (one copy, as for any packet).
 
+// setOffload records the offload state of packet k, the first packet of the
+// batch with some state clearing the entries of the packets before it.
+func (sc *scratch) setOffload(k int, o vnet.Hdr) {
+	if !sc.offload {
+		clear(sc.offs[:k])
+		sc.offload = true
+	}
+	sc.offs[k] = o
+}
+
 // checkOffload validates the offload state of packet i after the logic ran
 // (it may have changed the packet) and plans the segmentation of a GSO
 // packet. It reports false for a packet to drop (DropOffload).
 func (sc *scratch) checkOffload(i int) bool {
-	m := &sc.meta[i]
-	if err := m.off.Validate(int(m.size)); err != nil {
+	m, off := &sc.meta[i], sc.offs[i]
+	if err := off.Validate(int(m.size)); err != nil {
 		return false
 	}
-	if m.off.GSO() == vnet.GSONone {
+	if off.GSO() == vnet.GSONone {
 		return true
 	}
 	if sc.plans == nil {
 		sc.plans = make([]vnet.Plan, len(sc.meta))
 	}
-	pl, err := vnet.NewPlan(m.off, sc.chain(int32(i)))
+	pl, err := vnet.NewPlan(off, sc.chain(int32(i)))
 	if err != nil {
 		return false
 	}
@@ -36,7 +46,7 @@ func (sc *scratch) checkOffload(i int) bool {
 // destination being planned (sc.offDst), or -1 if it cannot go there.
 func (sc *scratch) slotsOf(p int32, bs int) int32 {
 	m := &sc.meta[p]
-	if sc.offDst || m.off.GSO() == vnet.GSONone {
+	if sc.offDst || !sc.offload || sc.offs[p].GSO() == vnet.GSONone {
 		if k := slotsFor(m.size, bs); k <= MaxFrags {
 			return k
 		}
@@ -110,7 +120,7 @@ func copyOut(q OutQueue, bs int, j uint32, b []byte) uint32 {
 func (sc *scratch) finishChecksum(q OutQueue, bs int, first, end uint32, p int32) {
 	m := &sc.meta[p]
 	if first+1 == end {
-		vnet.FinishChecksumFlat(q.Buffer(first)[:m.size], m.off)
+		vnet.FinishChecksumFlat(q.Buffer(first)[:m.size], sc.offs[p])
 		return
 	}
 	bufs := sc.bufs[:0]
@@ -121,5 +131,5 @@ func (sc *scratch) finishChecksum(q OutQueue, bs int, first, end uint32, p int32
 		left -= n
 	}
 	sc.bufs = bufs
-	vnet.FinishChecksum(bufs, m.off)
+	vnet.FinishChecksum(bufs, sc.offs[p])
 }

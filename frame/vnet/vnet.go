@@ -68,6 +68,11 @@ type Hdr struct {
 // IsZero reports whether h asks for nothing.
 func (h Hdr) IsZero() bool { return h == Hdr{} }
 
+// Active reports whether h asks for anything: a header with neither flags
+// nor a GSO type describes a complete packet whatever its other fields
+// hold. It reads two bytes, for hot paths that test every packet.
+func (h *Hdr) Active() bool { return h.Flags|h.GSOType != 0 }
+
 // NeedsCsum reports whether the packet's L4 checksum is unfinished.
 func (h Hdr) NeedsCsum() bool { return h.Flags&FlagNeedsCsum != 0 }
 
