@@ -90,19 +90,37 @@ type MsgCount struct {
 	N   int
 }
 
-// normalize shortens a failure message to its kind: the part before the
-// first "(" or "=" detail, so that the same failure with other packets
-// counts once.
+// errTypes names the OpenFlow 1.3 error types.
+var errTypes = map[string]string{
+	"0x00": "HELLO_FAILED", "0x01": "BAD_REQUEST", "0x02": "BAD_ACTION", "0x03": "BAD_INSTRUCTION",
+	"0x04": "BAD_MATCH", "0x05": "FLOW_MOD_FAILED", "0x06": "GROUP_MOD_FAILED", "0x07": "PORT_MOD_FAILED",
+	"0x08": "TABLE_MOD_FAILED", "0x09": "QUEUE_OP_FAILED", "0x0a": "SWITCH_CONFIG_FAILED",
+	"0x0b": "ROLE_REQUEST_FAILED", "0x0c": "METER_MOD_FAILED", "0x0d": "TABLE_FEATURES_FAILED",
+}
+
+var ofpErr = regexp.MustCompile(`OFPErrorMsg\[type=(0x[0-9a-f]+), code=(0x[0-9a-f]+)\]`)
+
+// normalize shortens a failure message to its kind, without the packets
+// or flows it names, so that the same failure counts once.
 func normalize(msg string) string {
 	if msg == "" {
 		return "(no message)"
 	}
-	for _, sep := range []string{" [", "(", "\n"} {
-		if i := strings.Index(msg, sep); i > 0 {
-			msg = msg[:i]
+	if m := ofpErr.FindStringSubmatchIndex(msg); m != nil {
+		typ := msg[m[2]:m[3]]
+		return msg[:m[1]] + " (" + errTypes[typ] + ")"
+	}
+	for _, p := range []string{"Added incorrect", "Received incorrect", "Receiving timeout", "Received unexpected"} {
+		if strings.HasPrefix(msg, p) {
+			if i := strings.Index(msg, ": "); i > 0 {
+				return msg[:i]
+			}
 		}
 	}
-	return strings.TrimSpace(msg)
+	if len(msg) > 120 {
+		msg = msg[:120] + "..."
+	}
+	return msg
 }
 
 // TopFailures returns the failure kinds, most frequent first.
