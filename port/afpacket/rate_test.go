@@ -41,7 +41,7 @@ func BenchmarkTrafgen(b *testing.B) {
 	fmt.Sscan(os.Getenv("MXP_RATE"), &rate)
 	p := newPairTB(b, Config{}, 1500)
 	ping(b, p.a, p.b.IP)
-	run(b, p.b.exec("nft", "add table netdev mxp; add chain netdev mxp in { type filter hook ingress device "+p.b.Dev+
+	run(b, p.b.Exec("nft", "add table netdev mxp; add chain netdev mxp in { type filter hook ingress device "+p.b.Dev+
 		" priority 0; }; add rule netdev mxp in udp dport 9 drop")...)
 	conf := filepath.Join(b.TempDir(), "trafgen.cfg")
 	if err := os.WriteFile(conf, []byte(trafgenConf(b, p, size)), 0o644); err != nil {
@@ -95,7 +95,7 @@ func BenchmarkTrafgen(b *testing.B) {
 // trafgenConf is one UDP frame of size bytes from a to b, port 9.
 func trafgenConf(tb testing.TB, p *pair, size int) string {
 	mac := func(h host) net.HardwareAddr {
-		out := run(tb, h.exec("cat", "/sys/class/net/"+h.Dev+"/address")...)
+		out := run(tb, h.Exec("cat", "/sys/class/net/"+h.Dev+"/address")...)
 		m, err := net.ParseMAC(strings.TrimSpace(out))
 		if err != nil {
 			tb.Fatal(err)
@@ -136,7 +136,7 @@ func trafgenConf(tb testing.TB, p *pair, size int) string {
 
 // linkStat reads a counter of h's device.
 func linkStat(tb testing.TB, h host, name string) uint64 {
-	out := run(tb, h.exec("cat", "/sys/class/net/"+h.Dev+"/statistics/"+name)...)
+	out := run(tb, h.Exec("cat", "/sys/class/net/"+h.Dev+"/statistics/"+name)...)
 	var v uint64
 	fmt.Sscan(out, &v)
 	return v

@@ -235,7 +235,7 @@ func inNS(t testing.TB, ns string, f func()) {
 
 func ifindexIn(t testing.TB, h host, dev string) int {
 	t.Helper()
-	out := run(t, h.exec("cat", "/sys/class/net/"+dev+"/ifindex")...)
+	out := run(t, h.Exec("cat", "/sys/class/net/"+dev+"/ifindex")...)
 	var i int
 	if _, err := fmt.Sscan(out, &i); err != nil {
 		t.Fatal(err)
@@ -250,7 +250,7 @@ func ifindexIn(t testing.TB, h host, dev string) int {
 func TestLatency(t *testing.T) {
 	p := newPair(t, Config{}, 1500)
 	ping(t, p.a, p.b.IP)
-	out := run(t, p.a.exec("ping", "-n", "-c", "200", "-i", "0.01", "-W", "1", "-w", "20", p.b.IP)...)
+	out := run(t, p.a.Exec("ping", "-n", "-c", "200", "-i", "0.01", "-W", "1", "-w", "20", p.b.IP)...)
 	var rtt []float64
 	for _, l := range strings.Split(out, "\n") {
 		if i := strings.Index(l, " time="); i >= 0 {
