@@ -338,7 +338,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			r.rep.Switches = append(r.rep.Switches, sr)
 			continue
 		}
-		if name == SwitchMswitchAFXDP || name == SwitchMswitchAFPacket {
+		if isMswitch(name) {
 			r.rep.Versions["mswitchd"] = r.version(ctx)
 		}
 		o.Logf("kernel: %s", name)

@@ -164,6 +164,7 @@ func TestOthers(t *testing.T) {
 
 func TestTargets(t *testing.T) {
 	o := Full()
+	o.Switches = []string{SwitchBridge, SwitchOVSAFXDP, SwitchMswitchAFXDP, SwitchMswitchAFPacket}
 	rep := &Report{Options: o}
 	add := func(r Row) { rep.Rows = append(rep.Rows, r) }
 	for _, sw := range []string{SwitchBridge, SwitchOVSAFXDP, SwitchMswitchAFXDP} {

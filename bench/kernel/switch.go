@@ -14,11 +14,19 @@ const (
 	SwitchOVSAFXDP        = "ovs-afxdp"    // OVS userspace datapath, afxdp ports
 	SwitchMswitchAFXDP    = "mswitch-afxdp"
 	SwitchMswitchAFPacket = "mswitch-afpacket"
+	// SwitchMswitchAFXDPPoll is mswitch-afxdp with busy-polling queues
+	// (--mode poll): OVS's PMD way, a core for latency.
+	SwitchMswitchAFXDPPoll = "mswitch-afxdp-poll"
 )
 
 // AllSwitches is every switch, in the order the set runs them.
 var AllSwitches = []string{SwitchDirect, SwitchBridge, SwitchOVSSystem, SwitchOVSAFXDP,
-	SwitchMswitchAFXDP, SwitchMswitchAFPacket}
+	SwitchMswitchAFXDP, SwitchMswitchAFPacket, SwitchMswitchAFXDPPoll}
+
+// isMswitch reports whether switch name is mswitchd.
+func isMswitch(name string) bool {
+	return name == SwitchMswitchAFXDP || name == SwitchMswitchAFPacket || name == SwitchMswitchAFXDPPoll
+}
 
 // switchCPU is the CPU the switch process runs on; the hosts' tools run on
 // hostCPU.
@@ -65,12 +73,12 @@ func newFwd(name string, r *runner) (fwd, string) {
 			}
 		}
 		return &ovs{afxdp: name == SwitchOVSAFXDP, dir: r.dir}, ""
-	case SwitchMswitchAFXDP, SwitchMswitchAFPacket:
+	case SwitchMswitchAFXDP, SwitchMswitchAFPacket, SwitchMswitchAFXDPPoll:
 		bin, why := r.mswitchd()
 		if why != "" {
 			return nil, why
 		}
-		return &mswitch{afxdp: name == SwitchMswitchAFXDP, bin: bin, dir: r.dir}, ""
+		return &mswitch{afxdp: name != SwitchMswitchAFPacket, poll: name == SwitchMswitchAFXDPPoll, bin: bin, dir: r.dir}, ""
 	}
 	return nil, "unknown switch"
 }

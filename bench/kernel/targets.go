@@ -27,7 +27,7 @@ func (rep *Report) Targets() []Target {
 	var ts []Target
 	o := rep.Options
 	ovs := SwitchOVSAFXDP
-	for _, m := range []string{SwitchMswitchAFXDP, SwitchMswitchAFPacket} {
+	for _, m := range []string{SwitchMswitchAFXDP, SwitchMswitchAFPacket, SwitchMswitchAFXDPPoll} {
 		if !contains(o.Switches, m) {
 			continue
 		}
