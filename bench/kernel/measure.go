@@ -214,12 +214,12 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 	if err != nil {
 		return s, err
 	}
-	defer tg.kill()
+	defer tg.Kill()
 	if err := sleep(ctx, r.o.Warmup); err != nil {
 		return s, err
 	}
-	if tg.exited() {
-		return s, trafgenErr(tg.err, tg.out.String())
+	if tg.Exited() {
+		return s, trafgenErr(tg.Err(), tg.Out.String())
 	}
 	cyc, _ := r.f.(cycler)
 	if cyc != nil {
@@ -247,8 +247,8 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 	if cyc != nil && s.pmdErr == nil {
 		s.pmdCycles, s.pmdBusy, s.pmdErr = cyc.cycles(ctx)
 	}
-	if err := tg.stop(syscall.SIGINT, 5*time.Second); err != nil && !isSignalExit(err) {
-		return s, trafgenErr(err, tg.out.String())
+	if err := tg.Stop(syscall.SIGINT, 5*time.Second); err != nil && !isSignalExit(err) {
+		return s, trafgenErr(err, tg.Out.String())
 	}
 	if err := sleep(ctx, 200*time.Millisecond); err != nil { // the last packets
 		return s, err
@@ -271,7 +271,7 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 		s.lossPct = 100 * float64(s.sent-min(s.sent, s.received)) / float64(s.sent)
 	}
 	if s.sent == 0 {
-		return s, fmt.Errorf("trafgen sent nothing\n%s", tail(tg.out.String()))
+		return s, fmt.Errorf("trafgen sent nothing\n%s", tail(tg.Out.String()))
 	}
 	return s, nil
 }
@@ -338,7 +338,7 @@ func (r *runner) tcp(ctx context.Context, offloads bool) (tcpSample, error) {
 	if err != nil {
 		return s, err
 	}
-	defer srv.kill()
+	defer srv.Kill()
 	secs := int(math.Ceil(r.o.Duration.Seconds()))
 	var res iperf3JSON
 	for try := 0; ; try++ {
@@ -354,17 +354,17 @@ func (r *runner) tcp(ctx context.Context, offloads bool) (tcpSample, error) {
 		if err != nil {
 			return s, err
 		}
-		werr := cl.wait(time.Duration(secs)*time.Second + 20*time.Second)
+		werr := cl.Wait(time.Duration(secs)*time.Second + 20*time.Second)
 		if s.cpu, err = r.endWindow(w); err != nil {
 			return s, err
 		}
 		res = iperf3JSON{}
-		out := cl.out.String()
+		out := cl.Out.String()
 		if i := strings.IndexByte(out, '{'); i >= 0 {
 			json.Unmarshal([]byte(out[i:]), &res)
 		}
 		// Refused: the server was not listening yet.
-		if strings.Contains(res.Error, "refused") && try < 5 && !srv.exited() {
+		if strings.Contains(res.Error, "refused") && try < 5 && !srv.Exited() {
 			continue
 		}
 		if res.Error != "" {

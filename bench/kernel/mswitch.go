@@ -95,8 +95,8 @@ func (m *mswitch) up(ctx context.Context, t *topo) error {
 		if _, err := c.Version(ctx); err == nil {
 			break
 		}
-		if m.d.exited() || time.Now().After(deadline) {
-			return fmt.Errorf("mswitchd did not come up\n%s", tail(m.d.out.String()))
+		if m.d.Exited() || time.Now().After(deadline) {
+			return fmt.Errorf("mswitchd did not come up\n%s", tail(m.d.Out.String()))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -107,7 +107,7 @@ func (m *mswitch) up(ctx context.Context, t *topo) error {
 		p, err := c.AddPort(ctx, "sw0", control.PortSpec{Name: v, Type: m.typ(),
 			Kernel: &control.KernelSpec{Interface: v, Queues: 1, Mode: m.mode()}})
 		if err != nil {
-			return fmt.Errorf("mswitchd: add %s port %s: %w\n%s", m.typ(), v, err, tail(m.d.out.String()))
+			return fmt.Errorf("mswitchd: add %s port %s: %w\n%s", m.typ(), v, err, tail(m.d.Out.String()))
 		}
 		if p.State == control.StateError {
 			return fmt.Errorf("mswitchd: %s port %s: %s", m.typ(), v, p.Error)
@@ -121,8 +121,8 @@ func (m *mswitch) down(context.Context) error {
 	if m.d == nil {
 		return nil
 	}
-	if err := m.d.stop(syscall.SIGTERM, 10*time.Second); err != nil {
-		return fmt.Errorf("mswitchd did not stop cleanly: %w\n%s", err, tail(m.d.out.String()))
+	if err := m.d.Stop(syscall.SIGTERM, 10*time.Second); err != nil {
+		return fmt.Errorf("mswitchd did not stop cleanly: %w\n%s", err, tail(m.d.Out.String()))
 	}
 	return nil
 }
@@ -131,7 +131,7 @@ func (m *mswitch) pid() int {
 	if m.d == nil {
 		return 0
 	}
-	return m.d.pid()
+	return m.d.PID()
 }
 
 // offloads: on first, the way the hosts come; off when TCP does not pass

@@ -117,12 +117,12 @@ func (o *ovs) log() string {
 func (o *ovs) down(ctx context.Context) error {
 	var errs []error
 	if o.vs != nil {
-		if err := o.vs.stop(syscall.SIGTERM, 10*time.Second); err != nil && !isSignalExit(err) {
+		if err := o.vs.Stop(syscall.SIGTERM, 10*time.Second); err != nil && !isSignalExit(err) {
 			errs = append(errs, fmt.Errorf("ovs-vswitchd: %w", err))
 		}
 	}
 	if o.db != nil {
-		if err := o.db.stop(syscall.SIGTERM, 10*time.Second); err != nil && !isSignalExit(err) {
+		if err := o.db.Stop(syscall.SIGTERM, 10*time.Second); err != nil && !isSignalExit(err) {
 			errs = append(errs, fmt.Errorf("ovsdb-server: %w", err))
 		}
 	}
@@ -133,7 +133,7 @@ func (o *ovs) pid() int {
 	if o.vs == nil {
 		return 0
 	}
-	return o.vs.pid()
+	return o.vs.PID()
 }
 
 func (o *ovs) offloads() []bool {
@@ -214,8 +214,8 @@ func waitFile(path string, p *proc, d time.Duration) error {
 		if _, err := os.Stat(path); err == nil {
 			return nil
 		}
-		if p.exited() || time.Now().After(deadline) {
-			return fmt.Errorf("%s: no %s after %v\n%s", p.name, path, d, tail(p.out.String()))
+		if p.Exited() || time.Now().After(deadline) {
+			return fmt.Errorf("%s: no %s after %v\n%s", p.Name, path, d, tail(p.Out.String()))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -7,144 +7,25 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	procs "github.com/mswitch/mswitch/bench/internal/proc"
 )
 
 // clockTick is the unit of the times in /proc/PID/stat and /proc/stat:
 // USER_HZ, 100 on every Linux architecture Go runs on.
 const clockTick = 10 * time.Millisecond
 
-// syncBuffer is a bytes.Buffer safe for a process's stdout and stderr.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// proc is a long-running process the set started (bench/internal/proc).
+type proc = procs.Proc
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// proc is a long-running process the set started. It is ended by its PID,
-// never by name, and never outlives the set (Pdeathsig). Commands given as
-// "ip netns exec NS taskset -c N prog ..." exec into prog, so the PID is
-// prog's. Each leads a process group of its own, and signals go to that
-// group: trafgen forks its workers, which would otherwise run on after
-// their parent.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  syncBuffer
-	done chan struct{} // closed when the process has exited
-	err  error         // its exit status, after done
-}
-
-// start runs argv in the background with env added to the environment.
-func start(env []string, argv ...string) (*proc, error) {
-	p := &proc{name: filepath.Base(progName(argv)), cmd: exec.Command(argv[0], argv[1:]...), done: make(chan struct{})}
-	if env != nil {
-		p.cmd.Env = append(os.Environ(), env...)
-	}
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	// Do not wait for the output of a child that outlived its parent.
-	p.cmd.WaitDelay = 2 * time.Second
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", p.name, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// progName is the program argv runs in the end, past ip netns exec and
-// taskset.
-func progName(argv []string) string {
-	for i := 0; i < len(argv); i++ {
-		switch filepath.Base(argv[i]) {
-		case "ip":
-			if i+3 < len(argv) && argv[i+1] == "netns" && argv[i+2] == "exec" {
-				i += 3
-				continue
-			}
-		case "taskset":
-			if i+2 < len(argv) && argv[i+1] == "-c" {
-				i += 2
-				continue
-			}
-		}
-		return argv[i]
-	}
-	return argv[0]
-}
-
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait waits at most d for the process to exit by itself, then kills it.
-func (p *proc) wait(d time.Duration) error {
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(d):
-		p.signal(syscall.SIGKILL)
-		<-p.done
-		return fmt.Errorf("%s (pid %d) still running after %v: killed\n%s", p.name, p.pid(), d, tail(p.out.String()))
-	}
-}
-
-// stop sends sig and waits at most d before SIGKILL.
-func (p *proc) stop(sig syscall.Signal, d time.Duration) error {
-	if p.exited() {
-		return p.err
-	}
-	p.signal(sig)
-	return p.wait(d)
-}
-
-// signal sends sig to the process's group, which it leads.
-func (p *proc) signal(sig syscall.Signal) {
-	syscall.Kill(-p.pid(), sig)
-}
-
-// kill ends the process now, if it still runs.
-func (p *proc) kill() {
-	if !p.exited() {
-		p.signal(syscall.SIGKILL)
-		<-p.done
-	}
-}
-
-// tail returns the last lines of a process's output, for error messages.
-func tail(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > 15 {
-		lines = lines[len(lines)-15:]
-	}
-	return strings.Join(lines, "\n")
-}
+var (
+	start = procs.Start
+	tail  = procs.Tail
+)
 
 // cmdTimeout bounds every short command (ip, ethtool, nft, ovs-vsctl...).
 const cmdTimeout = 30 * time.Second

@@ -142,12 +142,6 @@ main thread:
 	}
 }
 
-func TestProgName(t *testing.T) {
-	if p := progName(inNS("ns", 1, "/usr/sbin/trafgen", "-v")); p != "/usr/sbin/trafgen" {
-		t.Error(p)
-	}
-}
-
 func TestOthers(t *testing.T) {
 	s0 := takeSnapshot()
 	if len(s0.procs) == 0 {

@@ -95,7 +95,7 @@ func benchDaemon(b *testing.B, mode string, ring uint8, size int) {
 		c: control.NewClient(filepath.Join(dir, "mswitchd.sock"))}
 	defer func() {
 		for _, p := range r.procs {
-			p.kill()
+			p.Kill()
 		}
 	}()
 	ctx := context.Background()
@@ -117,19 +117,19 @@ func benchDaemon(b *testing.B, mode string, ring uint8, size int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := tx.wait(110 * time.Second); err != nil {
+	if err := tx.Wait(110 * time.Second); err != nil {
 		b.Fatal(err)
 	}
 	b.StopTimer()
 	time.Sleep(200 * time.Millisecond)
-	if err := rx.stop(syscall.SIGINT, 5*time.Second); err != nil {
+	if err := rx.Stop(syscall.SIGINT, 5*time.Second); err != nil {
 		b.Fatal(err)
 	}
 	var ts, rs pgSummary
-	if err := tx.jsonOut(&ts); err != nil {
+	if err := tx.JSON(&ts); err != nil {
 		b.Fatal(err)
 	}
-	if err := rx.jsonOut(&rs); err != nil {
+	if err := rx.JSON(&rs); err != nil {
 		b.Fatal(err)
 	}
 	if ts.TX == nil || rs.RX == nil {

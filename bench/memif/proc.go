@@ -2,132 +2,33 @@ package memifbench
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	procs "github.com/mswitch/mswitch/bench/internal/proc"
 )
 
 // clockTick is the unit of utime and stime in /proc/PID/stat: USER_HZ,
 // 100 on every Linux architecture Go runs on.
 const clockTick = 10 * time.Millisecond
 
-// syncBuffer is a bytes.Buffer safe for a process's stdout and stderr.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// proc is a process the runner started (bench/internal/proc).
+type proc = procs.Proc
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// proc is a process the runner started. It is ended by its PID, never by
-// name, and never outlives the runner (Pdeathsig).
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  syncBuffer
-	done chan struct{} // closed when the process has exited
-	err  error         // its exit status, after done
-}
+var tail = procs.Tail
 
 // start runs path with args in the background.
 func start(path string, args ...string) (*proc, error) { return startEnv(path, nil, args...) }
 
 // startEnv is start with env added to the environment.
 func startEnv(path string, env []string, args ...string) (*proc, error) {
-	p := &proc{name: filepath.Base(path), cmd: exec.Command(path, args...), done: make(chan struct{})}
-	if env != nil {
-		p.cmd.Env = append(os.Environ(), env...)
-	}
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", p.name, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait waits at most d for the process to exit by itself, then kills it.
-func (p *proc) wait(d time.Duration) error {
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(d):
-		p.cmd.Process.Kill()
-		<-p.done
-		return fmt.Errorf("%s (pid %d) still running after %v: killed\n%s", p.name, p.pid(), d, tail(p.out.String()))
-	}
-}
-
-// stop sends sig and waits at most d before SIGKILL.
-func (p *proc) stop(sig syscall.Signal, d time.Duration) error {
-	if p.exited() {
-		return p.err
-	}
-	p.cmd.Process.Signal(sig)
-	return p.wait(d)
-}
-
-// kill ends the process now, if it still runs.
-func (p *proc) kill() {
-	if !p.exited() {
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// tail returns the last lines of a process's output, for error messages.
-func tail(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > 15 {
-		lines = lines[len(lines)-15:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// jsonOut decodes the first JSON object in the process's output.
-func (p *proc) jsonOut(v any) error {
-	out := p.out.String()
-	i := strings.IndexByte(out, '{')
-	if i < 0 {
-		return fmt.Errorf("no JSON summary from %s:\n%s", p.name, tail(out))
-	}
-	if err := json.NewDecoder(strings.NewReader(out[i:])).Decode(v); err != nil {
-		return fmt.Errorf("summary of %s: %w\n%s", p.name, err, tail(out))
-	}
-	return nil
+	return procs.Start(env, append([]string{path}, args...)...)
 }
 
 // cpuTime returns utime+stime of process pid (all its threads, including
@@ -255,19 +156,19 @@ func pct(cpu, wall time.Duration) float64 {
 	return 100 * cpu.Seconds() / wall.Seconds()
 }
 
-// cpu returns the process's utime+stime so far: from /proc while it runs,
+// procCPU returns the process's utime+stime so far: from /proc while it runs,
 // from its rusage once it has exited.
-func (p *proc) cpu() (time.Duration, error) {
-	if p.exited() {
-		ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+func procCPU(p *proc) (time.Duration, error) {
+	if p.Exited() {
+		ru, ok := p.Cmd.ProcessState.SysUsage().(*syscall.Rusage)
 		if !ok {
 			return 0, errors.New("no rusage")
 		}
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 	}
-	c, err := cpuTime(p.pid())
-	if err != nil && p.exited() { // it exited meanwhile
-		return p.cpu()
+	c, err := cpuTime(p.PID())
+	if err != nil && p.Exited() { // it exited meanwhile
+		return procCPU(p)
 	}
 	return c, err
 }
@@ -287,7 +188,7 @@ type loadMeter struct {
 func startLoad(cores int, procs ...*proc) *loadMeter {
 	m := &loadMeter{procs: procs, cores: cores, t0: time.Now()}
 	for _, p := range procs {
-		c, _ := p.cpu()
+		c, _ := procCPU(p)
 		m.cpu0 = append(m.cpu0, c)
 	}
 	m.self0, _ = cpuTime(os.Getpid())
@@ -307,7 +208,7 @@ func (m *loadMeter) read() float64 {
 	}
 	ours -= m.self0
 	for i, p := range m.procs {
-		c, err := p.cpu()
+		c, err := procCPU(p)
 		if err != nil {
 			return -1
 		}

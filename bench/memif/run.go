@@ -310,7 +310,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	defer os.RemoveAll(dir)
 	defer func() {
 		for _, p := range r.procs {
-			p.kill()
+			p.Kill()
 		}
 	}()
 	if err := r.build(); err != nil {
@@ -323,7 +323,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		r.oneCore = &runner{o: o, dir: filepath.Join(dir, "1p"), bin: r.bin, env: []string{"GOMAXPROCS=1"}, rep: r.rep, main: r}
 		defer func() {
 			for _, p := range r.oneCore.procs {
-				p.kill()
+				p.Kill()
 			}
 		}()
 		if err := r.oneCore.startDaemon(); err != nil {
@@ -349,11 +349,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return r.rep, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	if err := r.d.stop(syscall.SIGTERM, 10*time.Second); err != nil {
+	if err := r.d.Stop(syscall.SIGTERM, 10*time.Second); err != nil {
 		return r.rep, fmt.Errorf("mswitchd did not stop cleanly: %w", err)
 	}
 	if r.oneCore != nil {
-		if err := r.oneCore.d.stop(syscall.SIGTERM, 10*time.Second); err != nil {
+		if err := r.oneCore.d.Stop(syscall.SIGTERM, 10*time.Second); err != nil {
 			return r.rep, fmt.Errorf("mswitchd (GOMAXPROCS=1) did not stop cleanly: %w", err)
 		}
 	}
@@ -402,9 +402,9 @@ func (r *runner) startDaemon() error {
 		if _, err := r.c.Version(context.Background()); err == nil {
 			return nil
 		}
-		if d.exited() || time.Now().After(deadline) {
-			d.kill()
-			return fmt.Errorf("mswitchd did not come up\n%s", tail(d.out.String()))
+		if d.Exited() || time.Now().After(deadline) {
+			d.Kill()
+			return fmt.Errorf("mswitchd did not come up\n%s", tail(d.Out.String()))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -422,11 +422,11 @@ func (r *runner) background() float64 {
 	for {
 		b0, t0, err1 := machineTimes()
 		self0, _ := cpuTime(os.Getpid())
-		d0, _ := cpuTime(r.d.pid())
+		d0, _ := cpuTime(r.d.PID())
 		time.Sleep(500 * time.Millisecond)
 		b1, t1, err2 := machineTimes()
 		self1, _ := cpuTime(os.Getpid())
-		d1, _ := cpuTime(r.d.pid())
+		d1, _ := cpuTime(r.d.PID())
 		if err1 != nil || err2 != nil || t1 == t0 {
 			return -1
 		}
@@ -623,7 +623,7 @@ func (r *runner) traffic(ctx context.Context, p pair, size int, rate float64, d 
 	if err != nil {
 		return s, err
 	}
-	defer rx.kill()
+	defer rx.Kill()
 	if err := r.waitLink(ctx, "sw0", p.rxPort, true); err != nil {
 		return s, err
 	}
@@ -636,7 +636,7 @@ func (r *runner) traffic(ctx context.Context, p pair, size int, rate float64, d 
 	if err != nil {
 		return s, err
 	}
-	defer tx.kill()
+	defer tx.Kill()
 
 	// The window: after the start-up, before the end.
 	time.Sleep(d / 6)
@@ -644,7 +644,7 @@ func (r *runner) traffic(ctx context.Context, p pair, size int, rate float64, d 
 	if err != nil {
 		return s, err
 	}
-	m, err := startMeter(r.d.pid())
+	m, err := startMeter(r.d.PID())
 	if err != nil {
 		return s, err
 	}
@@ -667,18 +667,18 @@ func (r *runner) traffic(ctx context.Context, p pair, size int, rate float64, d 
 		s.cpuNs = float64(cpu.Nanoseconds()) / float64(fwd)
 	}
 
-	if err := tx.wait(d + 10*time.Second); err != nil {
-		return s, fmt.Errorf("pktgen tx: %w\n%s", err, tail(tx.out.String()))
+	if err := tx.Wait(d + 10*time.Second); err != nil {
+		return s, fmt.Errorf("pktgen tx: %w\n%s", err, tail(tx.Out.String()))
 	}
 	time.Sleep(300 * time.Millisecond) // the last packets
-	if err := rx.stop(syscall.SIGINT, 5*time.Second); err != nil {
-		return s, fmt.Errorf("pktgen rx: %w\n%s", err, tail(rx.out.String()))
+	if err := rx.Stop(syscall.SIGINT, 5*time.Second); err != nil {
+		return s, fmt.Errorf("pktgen rx: %w\n%s", err, tail(rx.Out.String()))
 	}
 	var ts, rs pgSummary
-	if err := tx.jsonOut(&ts); err != nil {
+	if err := tx.JSON(&ts); err != nil {
 		return s, err
 	}
-	if err := rx.jsonOut(&rs); err != nil {
+	if err := rx.JSON(&rs); err != nil {
 		return s, err
 	}
 	if ts.TX == nil || rs.RX == nil {
@@ -875,7 +875,7 @@ func (r *runner) pingPong(ctx context.Context, p pair, mode string) (pgSummary, 
 	if err != nil {
 		return s, 0, err
 	}
-	defer pong.kill()
+	defer pong.Kill()
 	if err := r.waitLink(ctx, "sw0", p.rxPort, true); err != nil {
 		return s, 0, err
 	}
@@ -885,13 +885,13 @@ func (r *runner) pingPong(ctx context.Context, p pair, mode string) (pgSummary, 
 		return s, 0, err
 	}
 	lm := r.load(ping, pong)
-	err = ping.wait(r.o.PingLimit + 10*time.Second)
+	err = ping.Wait(r.o.PingLimit + 10*time.Second)
 	s.load = lm.read()
-	pong.stop(syscall.SIGINT, 5*time.Second)
+	pong.Stop(syscall.SIGINT, 5*time.Second)
 	if err != nil {
-		return s, 0, fmt.Errorf("pktgen ping: %w\n%s", err, tail(ping.out.String()))
+		return s, 0, fmt.Errorf("pktgen ping: %w\n%s", err, tail(ping.Out.String()))
 	}
-	if err := ping.jsonOut(&s); err != nil {
+	if err := ping.JSON(&s); err != nil {
 		return s, 0, err
 	}
 	if s.RTT == nil {

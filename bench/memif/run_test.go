@@ -60,7 +60,7 @@ func TestTestpmdLoop(t *testing.T) {
 	r := &runner{o: Options{TestpmdDuration: 3 * time.Second}, dir: dir}
 	defer func() {
 		for _, p := range r.procs {
-			p.kill()
+			p.Kill()
 		}
 	}()
 	s, err := r.testpmdLoop(path, 60)

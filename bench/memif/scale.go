@@ -69,7 +69,7 @@ func (r *runner) idle(ctx context.Context) error {
 	}
 	r.background() // also lets the daemon settle after the attach
 	lm := r.load()
-	m, err := startMeter(r.d.pid())
+	m, err := startMeter(r.d.PID())
 	if err != nil {
 		return err
 	}
@@ -311,7 +311,7 @@ func (r *runner) scaleRun(snd *memif.Client, rcv []*memif.Client, frames [][]byt
 			}
 		}()
 	}
-	m, err := startMeter(r.d.pid())
+	m, err := startMeter(r.d.PID())
 	if err != nil {
 		return s, err
 	}

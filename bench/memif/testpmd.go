@@ -65,17 +65,17 @@ func (r *runner) testpmdLoop(path string, size int) (testpmdSample, error) {
 		return s, err
 	}
 	r.procs = append(r.procs, p)
-	defer p.kill()
+	defer p.Kill()
 	// Skip the start-up and the first two seconds of forwarding.
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(p.out.String(), "Port statistics") {
-		if p.exited() || time.Now().After(deadline) {
-			return s, fmt.Errorf("testpmd did not start forwarding\n%s", tail(p.out.String()))
+	for !strings.Contains(p.Out.String(), "Port statistics") {
+		if p.Exited() || time.Now().After(deadline) {
+			return s, fmt.Errorf("testpmd did not start forwarding\n%s", tail(p.Out.String()))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(2 * time.Second)
-	m, err := startMeter(p.pid())
+	m, err := startMeter(p.PID())
 	if err != nil {
 		return s, err
 	}
@@ -87,12 +87,12 @@ func (r *runner) testpmdLoop(path string, size int) (testpmdSample, error) {
 	}
 	s.other = lm.read()
 	s.cpuPct = pct(cpu, wall)
-	if err := p.stop(syscall.SIGINT, 10*time.Second); err != nil {
+	if err := p.Stop(syscall.SIGINT, 10*time.Second); err != nil {
 		return s, fmt.Errorf("testpmd: %w", err)
 	}
-	per := parseTestpmd(p.out.String())
+	per := parseTestpmd(p.Out.String())
 	if len(per[0]) == 0 || len(per[1]) == 0 {
-		return s, fmt.Errorf("no Rx-pps of both ports in testpmd's output\n%s", tail(p.out.String()))
+		return s, fmt.Errorf("no Rx-pps of both ports in testpmd's output\n%s", tail(p.Out.String()))
 	}
 	// Each port's series starts with the intervals before forwarding (0)
 	// and a partial one: drop the leading zeros and one more. Count the
@@ -110,7 +110,7 @@ func (r *runner) testpmdLoop(path string, size int) (testpmdSample, error) {
 		}
 	}
 	if len(s.intervals) == 0 {
-		return s, fmt.Errorf("testpmd forwarded nothing\n%s", tail(p.out.String()))
+		return s, fmt.Errorf("testpmd forwarded nothing\n%s", tail(p.Out.String()))
 	}
 	s.mpps = median(s.intervals)
 	return s, nil
