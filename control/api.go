@@ -179,6 +179,23 @@ type L4Rule struct {
 	Out   string `json:"out"`   // the switch port's name
 }
 
+// Reservation gives a user-level protocol stack, on switch port Out, the
+// packets of one local 3-tuple <Proto, IP, Port> (module multistack). The
+// stack alone may send from that tuple.
+type Reservation struct {
+	Proto string `json:"proto"` // "tcp" or "udp"
+	IP    string `json:"ip"`    // the local IP, v4 or v6 (no wildcard)
+	Port  uint16 `json:"port"`  // the local L4 port
+	Out   string `json:"out"`   // the switch port (name) that owns it
+}
+
+// MultistackSpec sets the roles of a multistack switch's ports
+// (GET/PUT /v1/switches/{switch}/multistack).
+type MultistackSpec struct {
+	NIC  string `json:"nic"`            // the uplink port's name
+	Host string `json:"host,omitempty"` // the host stack's port (TAP); "" = none
+}
+
 // Mapping sends everything arriving on port In to port Out
 // (module xconnect). In a request, Both also maps Out to In.
 type Mapping struct {

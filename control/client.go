@@ -205,6 +205,37 @@ func (c *Client) DeleteL4Rule(ctx context.Context, sw, proto string, port uint16
 	return c.do(ctx, http.MethodDelete, path("switches", sw, "l4filter", proto, strconv.Itoa(int(port))), nil, nil)
 }
 
+// Reservations lists the 3-tuple reservations of a multistack switch.
+func (c *Client) Reservations(ctx context.Context, sw string) ([]Reservation, error) {
+	var r []Reservation
+	return r, c.do(ctx, http.MethodGet, path("switches", sw, "multistack", "reservations"), nil, &r)
+}
+
+// Reserve gives the 3-tuple <r.Proto, r.IP, r.Port> to switch port r.Out of
+// a multistack switch. The daemon refuses (409) a tuple reserved already or
+// bound by a socket of the host's stack.
+func (c *Client) Reserve(ctx context.Context, sw string, r Reservation) error {
+	return c.do(ctx, http.MethodPost, path("switches", sw, "multistack", "reservations"), r, nil)
+}
+
+// Release deletes the reservation of the 3-tuple <r.Proto, r.IP, r.Port>
+// (r.Out plays no part).
+func (c *Client) Release(ctx context.Context, sw string, r Reservation) error {
+	return c.do(ctx, http.MethodDelete, path("switches", sw, "multistack", "reservations", r.Proto, r.IP, strconv.Itoa(int(r.Port))), nil, nil)
+}
+
+// Multistack returns the port roles of a multistack switch.
+func (c *Client) Multistack(ctx context.Context, sw string) (MultistackSpec, error) {
+	var s MultistackSpec
+	return s, c.do(ctx, http.MethodGet, path("switches", sw, "multistack"), nil, &s)
+}
+
+// SetMultistack sets the port roles of a multistack switch: the NIC
+// (uplink) port and the host stack's port ("" for none).
+func (c *Client) SetMultistack(ctx context.Context, sw string, spec MultistackSpec) error {
+	return c.do(ctx, http.MethodPut, path("switches", sw, "multistack"), spec, nil)
+}
+
 // XConnect lists the mappings of an xconnect switch, by input port.
 func (c *Client) XConnect(ctx context.Context, sw string) ([]Mapping, error) {
 	var m []Mapping
