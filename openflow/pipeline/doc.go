@@ -64,9 +64,9 @@
 //
 // # What is not supported
 //
-// Meters (the meter instruction is refused with BAD_INSTRUCTION/UNSUP_INST),
-// PBB (PBB_ISID, push/pop PBB), experimenter matches, actions and
-// instructions, OFPP_NORMAL, packet buffering (BufferID is the caller's),
-// and setting table features. MPLS is supported for one label on the key,
-// push, pop, TTLs and set-field.
+// Experimenter matches, actions and instructions, OFPP_NORMAL, packet
+// buffering (BufferID is the caller's), and setting table features. MPLS is
+// supported for one label on the key, push, pop, TTLs and set-field; PBB
+// (802.1ah) for the outer I-TAG: PBB_ISID (match and set-field), push and
+// pop. A pop that leaves a frame shorter than 60 bytes pads it with zeros.
 package pipeline

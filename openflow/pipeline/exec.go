@@ -112,6 +112,10 @@ func (m *machine) step(o *op) bool {
 		return m.pushMPLS(o.ethType)
 	case opPopMPLS:
 		m.popMPLS(o.ethType)
+	case opPushPBB:
+		return m.pushPBB(o.ethType)
+	case opPopPBB:
+		m.popPBB()
 	case opSetNWTTL, opDecNWTTL:
 		return m.nwTTL(o)
 	case opSetMPLSTTL, opDecMPLSTTL:
@@ -321,15 +325,26 @@ func (m *machine) setField(o *op) {
 			be.PutUint16(pkt[l.l3:], w&0xf00f|uint16(tc)<<4)
 		}
 	case ofp.OXMIPProto:
+		// The protocol is in the pseudo-header of the transport checksum:
+		// the header that is there (as the old protocol says) gets the
+		// change folded in.
+		at, udp := m.l4sum()
+		if !fits(at, 2) {
+			at = -1
+		}
 		switch {
 		case m.is(ofp.EthTypeIPv4):
 			m.touch()
+			op := pkt[l.l3+9]
 			old, new := write(pkt, l.l3+9, v)
 			fixsum(pkt, l.l3+10, old, new, false)
+			fixsum(pkt, at, uint32(op), uint32(v[0]), udp)
 			m.reparse()
 		case m.is(ofp.EthTypeIPv6):
 			m.touch()
+			op := pkt[l.l3+6]
 			pkt[l.l3+6] = v[0]
+			fixsum(pkt, at, uint32(op), uint32(v[0]), udp)
 			m.reparse()
 		}
 	case ofp.OXMIPv4Src, ofp.OXMIPv4Dst:
@@ -457,9 +472,75 @@ func (m *machine) setField(o *op) {
 		}
 		m.touch()
 		be.PutUint32(pkt[l.l3:], lse)
+	case ofp.OXMPBBISID:
+		if !m.is(ofp.EthTypePBB) {
+			return
+		}
+		m.touch()
+		copy(pkt[l.l3+1:l.l3+4], v)
 	case ofp.OXMTunnelID:
 		m.tun = beUint(v)
 	}
+}
+
+// minFrame is the shortest Ethernet frame without its FCS. A pop that
+// leaves a frame shorter is padded with zeros up to it (as a NIC pads a
+// short frame on the wire), within the buffer's capacity.
+const minFrame = 60
+
+func (m *machine) pad() {
+	n := len(m.pkt)
+	if n >= minFrame || cap(m.pkt) < minFrame {
+		return
+	}
+	m.pkt = m.pkt[:minFrame]
+	clear(m.pkt[n:])
+}
+
+// pbbLen is what push_pbb inserts after the MAC addresses: the EtherType
+// 0x88e7, the 4-byte I-TAG and the customer's addresses.
+const pbbLen = 2 + 4 + 12
+
+// pushPBB encapsulates the frame in 802.1ah (PBB): the I-TAG and the
+// customer's MAC addresses go after the MAC addresses, which become the
+// backbone's (copies of the customer's until a set-field changes them);
+// VLAN tags stay with the customer's frame. The I-SID is copied from an
+// outer I-TAG, else zero. Without room in the buffer the packet is dropped.
+func (m *machine) pushPBB(et uint16) bool {
+	n := len(m.pkt)
+	if n < 14 {
+		return true
+	}
+	if cap(m.pkt) < n+pbbLen {
+		m.res.NoRoom = true
+		return false
+	}
+	var itag uint32
+	if m.is(ofp.EthTypePBB) {
+		itag = be.Uint32(m.pkt[m.lay.l3:]) & 0xffffff
+	}
+	m.touch()
+	m.pkt = m.pkt[:n+pbbLen]
+	copy(m.pkt[12+pbbLen:], m.pkt[12:n])
+	copy(m.pkt[18:30], m.pkt[:12])
+	be.PutUint16(m.pkt[12:], et)
+	be.PutUint32(m.pkt[14:], itag)
+	m.reparse()
+	return true
+}
+
+// popPBB removes the outer PBB encapsulation: everything in front of the
+// customer's MAC addresses (backbone addresses, B-TAG, I-TAG).
+func (m *machine) popPBB() {
+	if !m.is(ofp.EthTypePBB) || len(m.pkt) < m.lay.l3+4+14 {
+		return
+	}
+	d := m.lay.l3 + 4
+	m.touch()
+	n := copy(m.pkt, m.pkt[d:])
+	m.pkt = m.pkt[:n]
+	m.pad()
+	m.reparse()
 }
 
 // pushVLAN inserts a tag after the MAC addresses; its VID and PCP are those
@@ -497,6 +578,7 @@ func (m *machine) popVLAN() {
 	m.pkt = m.pkt[:len(m.pkt)-4]
 	m.lay.vlans--
 	m.lay.shift(-4)
+	m.pad()
 }
 
 // pushMPLS inserts a label stack entry between the L2 header and its
@@ -541,6 +623,7 @@ func (m *machine) popMPLS(et uint16) {
 	copy(m.pkt[l3:], m.pkt[l3+4:])
 	m.pkt = m.pkt[:len(m.pkt)-4]
 	be.PutUint16(m.pkt[m.lay.ethType:], et)
+	m.pad()
 	m.reparse()
 }
 

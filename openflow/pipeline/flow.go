@@ -195,6 +195,12 @@ func (p *Pipeline) checkActions(acts []ofp.Action, c actionCtx) error {
 			update(ofp.OXMEthType, uint64(a.EtherType))
 		case ofp.ActionPopMPLS:
 			update(ofp.OXMEthType, uint64(a.EtherType))
+		case ofp.ActionPushPBB:
+			if a.EtherType != ofp.EthTypePBB {
+				return actError(ofp.BACBadArgument, "push_pbb ethertype")
+			}
+			update(ofp.OXMEthType, uint64(a.EtherType))
+		case ofp.ActionPopPBB:
 		case ofp.ActionSetField:
 			f := a.Field
 			if f.Class != ofp.OXMClassBasic || !supported(f.Field) || !fields[f.Field].set {

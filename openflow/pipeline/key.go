@@ -14,7 +14,8 @@ var be = binary.BigEndian
 // matters). Fields that cannot occur together share words, as in OVS:
 // ipv4_src/arp_spa, ipv4_dst/arp_tpa, arp_sha/nd_sll, arp_tha/nd_tll, and the
 // transport ports with the ICMP type and code (the prerequisites keep them
-// apart).
+// apart). pbb_isid shares the MPLS bits: a frame is PBB (EtherType 0x88e7)
+// or MPLS, not both.
 //
 //	word  bits 63 .................................................. 0
 //	 0    in_port (32)                  | in_phy_port (32)
@@ -27,6 +28,7 @@ var be = binary.BigEndian
 //	 7-8  ipv6_src (128)
 //	 9-10 ipv6_dst (128)
 //	11    flabel (20) | mpls label (20) tc (3) bos (1) | 0 (4) | arp_op (16)
+//	      or         | pbb_isid (24)                 |
 //	12-13 ipv6_nd_target (128)
 //	14    arp_sha / nd_sll (48)                      | ipv6_exthdr (9)
 //	15    arp_tha / nd_tll (48)                      | 0
@@ -71,8 +73,8 @@ type field struct {
 	set   bool  // may be rewritten by a set-field action
 }
 
-// fields maps the supported OpenFlow basic fields; bits == 0 means the
-// field is not supported (PBB_ISID).
+// fields maps the supported OpenFlow basic fields; bits == 0 would mark a
+// field as not supported.
 var fields = [40]field{
 	ofp.OXMInPort:       {0, 32, 32, false},
 	ofp.OXMInPhyPort:    {0, 0, 32, false},
@@ -111,7 +113,7 @@ var fields = [40]field{
 	ofp.OXMMPLSLabel:    {11, 24, 20, true},
 	ofp.OXMMPLSTC:       {11, 21, 3, true},
 	ofp.OXMMPLSBOS:      {11, 20, 1, true},
-	ofp.OXMPBBISID:      {},
+	ofp.OXMPBBISID:      {11, 20, 24, true},
 	ofp.OXMTunnelID:     {2, 0, 64, true},
 	ofp.OXMIPv6ExtHdr:   {14, 0, 9, false},
 }
@@ -174,7 +176,7 @@ const (
 type layout struct {
 	ethType int   // offset of the innermost EtherType field
 	vlans   int   // VLAN tags in front of it
-	l3      int   // L3 header (or the first MPLS label stack entry)
+	l3      int   // L3 header (or the first MPLS label stack entry, or the PBB I-TAG)
 	l4      int   // L4 header
 	nd      int   // link-layer address of an ND SLL/TLL option
 	l3Type  int   // EtherType of the L3 header (0x0800, 0x86dd, 0x0806, 0x8847...)
@@ -308,6 +310,14 @@ func extract(pkt []byte, inPort uint32, k *Key, l *layout) bool {
 		l.l3 = l3
 		lse := be.Uint32(pkt[l3:])
 		k[wMisc] = uint64(lse>>12)<<24 | uint64(lse>>9&7)<<21 | uint64(lse>>8&1)<<20
+	case ofp.EthTypePBB:
+		// 802.1ah I-TAG: PCP (3), DEI, UCA, reserved (3), I-SID (24); the
+		// customer's addresses follow it.
+		if len(pkt) < l3+4 {
+			return true
+		}
+		l.l3 = l3
+		k[wMisc] = uint64(be.Uint32(pkt[l3:])&0xffffff) << 20
 	}
 	return true
 }

@@ -105,7 +105,7 @@ func TestFlowModErrors(t *testing.T) {
 		{"bad command", &ofp.FlowMod{Command: 9}, ofp.ETFlowModFailed, ofp.FMFCBadCommand},
 		{"overlap", overlap, ofp.ETFlowModFailed, ofp.FMFCOverlap},
 		{"prereq", flowAdd(0, 1, match(u(ofp.OXMIPProto, 6))), ofp.ETBadMatch, ofp.BMCBadPrereq},
-		{"pbb unsupported", flowAdd(0, 1, match(u(ofp.OXMEthType, 0x88e7), u(ofp.OXMPBBISID, 1))), ofp.ETBadMatch, ofp.BMCBadField},
+		{"push_pbb ethertype", flowAdd(0, 1, match(), apply(ofp.ActionPushPBB{EtherType: 0x8100})), ofp.ETBadAction, ofp.BACBadArgument},
 		{"goto backwards", flowAdd(1, 1, match(), gotoT(1)), ofp.ETBadInstruction, ofp.BICBadTableID},
 		{"goto beyond", flowAdd(1, 1, match(), gotoT(4)), ofp.ETBadInstruction, ofp.BICBadTableID},
 		{"dup inst", flowAdd(0, 1, match(), apply(out(2)), apply(out(3))), ofp.ETBadInstruction, BICDupInst},

@@ -199,7 +199,7 @@ func (p *Pipeline) GroupDesc() *ofp.GroupDescReply {
 const supportedActions = 1<<ofp.ActOutput | 1<<ofp.ActCopyTTLOut | 1<<ofp.ActCopyTTLIn |
 	1<<ofp.ActSetMPLSTTL | 1<<ofp.ActDecMPLSTTL | 1<<ofp.ActPushVLAN | 1<<ofp.ActPopVLAN |
 	1<<ofp.ActPushMPLS | 1<<ofp.ActPopMPLS | 1<<ofp.ActSetQueue | 1<<ofp.ActGroup |
-	1<<ofp.ActSetNWTTL | 1<<ofp.ActDecNWTTL | 1<<ofp.ActSetField
+	1<<ofp.ActSetNWTTL | 1<<ofp.ActDecNWTTL | 1<<ofp.ActSetField | 1<<ofp.ActPushPBB | 1<<ofp.ActPopPBB
 
 // GroupFeatures answers a group features request.
 func (p *Pipeline) GroupFeatures() *ofp.GroupFeaturesReply {

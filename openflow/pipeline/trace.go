@@ -178,6 +178,10 @@ func formatActions(acts []ofp.Action) string {
 			s = fmt.Sprintf("push_mpls:%#x", a.EtherType)
 		case ofp.ActionPopMPLS:
 			s = fmt.Sprintf("pop_mpls:%#x", a.EtherType)
+		case ofp.ActionPushPBB:
+			s = fmt.Sprintf("push_pbb:%#x", a.EtherType)
+		case ofp.ActionPopPBB:
+			s = "pop_pbb"
 		case ofp.ActionSetNWTTL:
 			s = fmt.Sprintf("set_nw_ttl:%d", a.TTL)
 		case ofp.ActionDecNWTTL:

@@ -22,7 +22,7 @@ import (
 //
 // Two cases break that rule and make the translation uncacheable: a table
 // lookup or a select-group hash after an action that changed the header
-// layout (push/pop VLAN or MPLS), because the key after it depends on bytes
+// layout (push/pop VLAN, MPLS or PBB), because the key after it depends on bytes
 // the original key does not hold (an inner tag, the header under an MPLS
 // label). Such packets are translated every time.
 
@@ -36,6 +36,8 @@ const (
 	opPopVLAN
 	opPushMPLS
 	opPopMPLS
+	opPushPBB
+	opPopPBB
 	opSetNWTTL
 	opDecNWTTL
 	opSetMPLSTTL
@@ -97,7 +99,9 @@ const (
 	slotCopyIn = iota
 	slotPopVLAN
 	slotPopMPLS
+	slotPopPBB
 	slotPushMPLS
+	slotPushPBB
 	slotPushVLAN
 	slotCopyOut
 	slotDecMPLS
@@ -132,8 +136,12 @@ func (s *actionSet) write(acts []ofp.Action) {
 			i = slotPopVLAN
 		case ofp.ActionPopMPLS:
 			i = slotPopMPLS
+		case ofp.ActionPopPBB:
+			i = slotPopPBB
 		case ofp.ActionPushMPLS:
 			i = slotPushMPLS
+		case ofp.ActionPushPBB:
+			i = slotPushPBB
 		case ofp.ActionPushVLAN:
 			i = slotPushVLAN
 		case ofp.ActionCopyTTLOut:
@@ -350,6 +358,10 @@ func (x *xlate) actions(acts []ofp.Action) {
 			x.layoutOp(op{kind: opPushMPLS, ethType: a.EtherType})
 		case ofp.ActionPopMPLS:
 			x.layoutOp(op{kind: opPopMPLS, ethType: a.EtherType})
+		case ofp.ActionPushPBB:
+			x.layoutOp(op{kind: opPushPBB, ethType: a.EtherType})
+		case ofp.ActionPopPBB:
+			x.layoutOp(op{kind: opPopPBB})
 		case ofp.ActionSetNWTTL:
 			x.prog.ops = append(x.prog.ops, op{kind: opSetNWTTL, ttl: a.TTL})
 		case ofp.ActionDecNWTTL:
