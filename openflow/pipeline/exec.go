@@ -255,14 +255,24 @@ func (m *machine) l4sum() (at int, udp bool) {
 	return -1, false
 }
 
-// sctpsum recomputes an SCTP checksum (CRC32c, not incremental).
-func (m *machine) sctpsum() {
-	l4 := m.lay.l4
-	if m.lay.proto != ofp.IPProtoSCTP || l4 < 0 || len(m.pkt) < l4+12 {
+// sctpPort writes an SCTP port (at off, val) and updates the checksum, a
+// CRC32c over the whole SCTP packet that cannot be updated incrementally.
+// As Open vSwitch does, the checksum keeps its error: the stored value is
+// XORed with the difference of the correct ones before and after (CRC32c is
+// affine, so a correct checksum stays correct and a wrong one stays wrong
+// by the same amount).
+func (m *machine) sctpPort(off int, val []byte) {
+	l4, pkt := m.lay.l4, m.pkt
+	if len(pkt) < l4+12 {
+		copy(pkt[off:], val)
 		return
 	}
-	binary.LittleEndian.PutUint32(m.pkt[l4+8:], 0)
-	binary.LittleEndian.PutUint32(m.pkt[l4+8:], crc32.Checksum(m.pkt[l4:], castagnoli))
+	cs := binary.LittleEndian.Uint32(pkt[l4+8:])
+	binary.LittleEndian.PutUint32(pkt[l4+8:], 0)
+	before := crc32.Checksum(pkt[l4:], castagnoli)
+	copy(pkt[off:], val)
+	after := crc32.Checksum(pkt[l4:], castagnoli)
+	binary.LittleEndian.PutUint32(pkt[l4+8:], cs^before^after)
 }
 
 func (m *machine) is(et int) bool { return m.lay.l3Type == et && m.lay.l3 >= 0 }
@@ -397,11 +407,11 @@ func (m *machine) setField(o *op) {
 			return
 		}
 		m.touch()
-		old, new := write(pkt, off, v)
 		if proto == ofp.IPProtoSCTP {
-			m.sctpsum()
+			m.sctpPort(off, v)
 			return
 		}
+		old, new := write(pkt, off, v)
 		at, udp := m.l4sum()
 		fixsum(pkt, at, old, new, udp)
 	case ofp.OXMICMPv4Type, ofp.OXMICMPv4Code, ofp.OXMICMPv6Type, ofp.OXMICMPv6Code:
