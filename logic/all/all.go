@@ -12,7 +12,8 @@
 package all
 
 import (
-	_ "github.com/mswitch/mswitch/logic/l4filter" // paper §5.2 middlebox filter
-	_ "github.com/mswitch/mswitch/logic/learning" // L2 learning bridge (the default)
-	_ "github.com/mswitch/mswitch/logic/xconnect" // static port-to-port patch
+	_ "github.com/mswitch/mswitch/logic/l4filter"   // paper §5.2 middlebox filter
+	_ "github.com/mswitch/mswitch/logic/learning"   // L2 learning bridge (the default)
+	_ "github.com/mswitch/mswitch/logic/multistack" // paper §5.3 user-level stacks' 3-tuple demultiplexer
+	_ "github.com/mswitch/mswitch/logic/xconnect"   // static port-to-port patch
 )

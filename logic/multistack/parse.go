@@ -1,0 +1,193 @@
+package multistack
+
+import (
+	"encoding/binary"
+
+	"github.com/mswitch/mswitch/frame"
+)
+
+// class is what parse found in a frame.
+type class uint8
+
+const (
+	// clsL4: TCP or UDP, with addresses and ports.
+	clsL4 class = iota
+	// clsNeighbour: ARP for IPv4 (src is the sender's IP) or IPv6
+	// neighbour discovery, ICMPv6 types 133 to 137 (src is the IPv6
+	// source).
+	clsNeighbour
+	// clsOther: well-formed, but none of the above: other IP protocols,
+	// other EtherTypes, ARP for other protocols.
+	clsOther
+	// clsFragment: an IP fragment other than the first, without ports.
+	clsFragment
+	// clsBadChecksum: an IPv4 header whose checksum does not verify.
+	clsBadChecksum
+	// clsMalformed: a header that is cut or inconsistent.
+	clsMalformed
+)
+
+// headers are the fields of a frame the module decides on. IPv4 addresses
+// fill the first 4 bytes of src and dst.
+type headers struct {
+	src, dst     [16]byte
+	sport, dport uint16
+	proto        uint8
+	v6           bool
+	// frag: a first fragment (IPv4 MF set, or an IPv6 fragment header at
+	// offset 0), parsed as far as it goes.
+	frag bool
+}
+
+// ICMPv6 types of neighbour discovery (RFC 4861): router solicitation and
+// advertisement, neighbour solicitation and advertisement, redirect.
+const (
+	ndFirst = 133
+	ndLast  = 137
+)
+
+// parse reads b's headers in place.
+func (h *headers) parse(b []byte) class {
+	et, off, _, ok := frame.L3(b)
+	if !ok {
+		return clsMalformed
+	}
+	switch et {
+	case frame.TypeIPv4:
+		return h.ipv4(b[off:])
+	case frame.TypeIPv6:
+		return h.ipv6(b[off:])
+	case frame.TypeARP:
+		return h.arp(b[off:])
+	}
+	return clsOther
+}
+
+// arp reads an ARP packet. Only ARP for IPv4 over Ethernet is a neighbour
+// packet; its sender protocol address goes in src.
+func (h *headers) arp(a []byte) class {
+	if len(a) < 8 {
+		return clsMalformed
+	}
+	if binary.BigEndian.Uint16(a[0:]) != 1 || binary.BigEndian.Uint16(a[2:]) != frame.TypeIPv4 || a[4] != 6 || a[5] != 4 {
+		return clsOther
+	}
+	if len(a) < 28 {
+		return clsMalformed
+	}
+	copy(h.src[:4], a[14:18])
+	copy(h.dst[:4], a[24:28])
+	return clsNeighbour
+}
+
+func (h *headers) ipv4(ip []byte) class {
+	if len(ip) < 20 || ip[0]>>4 != 4 {
+		return clsMalformed
+	}
+	ihl := int(ip[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(ip[2:]))
+	if ihl < 20 || total < ihl || len(ip) < ihl {
+		return clsMalformed
+	}
+	if !checksumOK(ip[:ihl]) {
+		return clsBadChecksum
+	}
+	// Cut Ethernet padding; a packet longer than the buffer continues in
+	// buffers the module does not see.
+	ip = ip[:min(total, len(ip))]
+	copy(h.src[:4], ip[12:16])
+	copy(h.dst[:4], ip[16:20])
+	fo := binary.BigEndian.Uint16(ip[6:])
+	if fo&0x1fff != 0 {
+		return clsFragment
+	}
+	h.frag = fo&0x2000 != 0 // MF
+	h.proto = ip[9]
+	return h.transport(ip, ihl)
+}
+
+func (h *headers) ipv6(ip []byte) class {
+	if len(ip) < 40 || ip[0]>>4 != 6 {
+		return clsMalformed
+	}
+	// Cut Ethernet padding, unless the payload length is 0 behind a
+	// hop-by-hop header: a jumbogram.
+	if pl := int(binary.BigEndian.Uint16(ip[4:])); pl != 0 || ip[6] != 0 {
+		ip = ip[:min(40+pl, len(ip))]
+	}
+	h.v6 = true
+	copy(h.src[:], ip[8:24])
+	copy(h.dst[:], ip[24:40])
+	next, p := ip[6], 40
+	for range 8 {
+		switch next {
+		case 0, 43, 60: // hop-by-hop, routing, destination options
+			if len(ip) < p+8 {
+				return clsMalformed
+			}
+			next, p = ip[p], p+8+int(ip[p+1])*8
+		case 44: // fragment
+			if len(ip) < p+8 {
+				return clsMalformed
+			}
+			fo := binary.BigEndian.Uint16(ip[p+2:])
+			if fo&0xfff8 != 0 {
+				return clsFragment
+			}
+			// Even an atomic fragment (offset 0, M clear: RFC 6946) counts.
+			h.frag = true
+			next, p = ip[p], p+8
+		default:
+			if p > len(ip) {
+				return clsMalformed
+			}
+			h.proto = next
+			return h.transport(ip, p)
+		}
+	}
+	return clsMalformed // more than 8 extension headers
+}
+
+// transport reads the TCP or UDP ports, or the ICMPv6 type, of the IP
+// packet ip whose transport header is at ip[off:].
+func (h *headers) transport(ip []byte, off int) class {
+	need := 0
+	switch h.proto {
+	case frame.ProtoTCP:
+		need = 20
+	case frame.ProtoUDP:
+		need = 8
+	case frame.ProtoICMPv6:
+		if !h.v6 {
+			return clsOther
+		}
+		if len(ip) < off+4 {
+			return clsMalformed
+		}
+		if t := ip[off]; t >= ndFirst && t <= ndLast {
+			return clsNeighbour
+		}
+		return clsOther
+	default:
+		return clsOther
+	}
+	if len(ip) < off+need {
+		return clsMalformed
+	}
+	h.sport = binary.BigEndian.Uint16(ip[off:])
+	h.dport = binary.BigEndian.Uint16(ip[off+2:])
+	return clsL4
+}
+
+// checksumOK verifies an IPv4 header's checksum: the one's complement sum
+// of its 16-bit words, checksum included, is 0xffff.
+func checksumOK(hdr []byte) bool {
+	var s uint32
+	for i := 0; i+1 < len(hdr); i += 2 {
+		s += uint32(hdr[i])<<8 | uint32(hdr[i+1])
+	}
+	for s > 0xffff {
+		s = s>>16 + s&0xffff
+	}
+	return s == 0xffff
+}
