@@ -222,7 +222,7 @@ c a`, "xconnect", "show", "sw0")
 	e.wantTable("NAME MODULE PORTS BATCH", "switch", "list")
 
 	out = e.ok("version")
-	if !strings.Contains(out, "mswitchctl "+control.Version+"\nmswitchd "+control.Version+" (modules: l4filter, learning, learning-vlan, openflow, xconnect)") {
+	if !strings.Contains(out, "mswitchctl "+control.Version+"\nmswitchd "+control.Version+" (modules: l4filter, learning, learning-vlan, multistack, openflow, xconnect)") {
 		t.Fatalf("version:\n%s", out)
 	}
 }
@@ -240,7 +240,7 @@ func TestErrorSentences(t *testing.T) {
 	e.fails(`switch "sw0" already exists`, "switch", "add", "sw0")
 	e.fails("switch \"sw0\" runs module learning, not xconnect: set it with `mswitchctl module set sw0 xconnect`",
 		"xconnect", "show", "sw0")
-	e.fails(`unknown module "hub"; modules: l4filter, learning, learning-vlan, openflow, xconnect`, "module", "set", "sw0", "hub")
+	e.fails(`unknown module "hub"; modules: l4filter, learning, learning-vlan, multistack, openflow, xconnect`, "module", "set", "sw0", "hub")
 	e.fails(`"zz" is not a MAC address: write it as 02:00:00:00:00:01`, "learning", "add", "sw0", "zz", "a")
 	e.fails("mswitchctl port add takes SWITCH NAME, not 1 argument(s): see `mswitchctl port add --help`", "port", "add", "sw0")
 	e.fails("mswitchctl switch needs a subcommand: add, del, list (see `mswitchctl switch --help`)", "switch")
