@@ -104,6 +104,7 @@
 //	Reservations()       the reservations, sorted
 //	SetNIC(id)           make port id the NIC port; NoPort clears the role
 //	SetHost(id)          make port id the host port; NoPort clears the role
+//	SetRoles(nic, host)  both at once (to swap them)
 //	NIC(), Host()        the roles' ports, or NoPort
 //	Stats()              the per-outcome packet counters
 //

@@ -296,30 +296,46 @@ func (m *Multistack) Reservations() []Reservation {
 
 // SetNIC makes port id the NIC (uplink) port, or clears the role if id is
 // NoPort. The port must hold no reservations and must not be the host port.
-func (m *Multistack) SetNIC(id logic.PortID) error { return m.setRole(true, id) }
+func (m *Multistack) SetNIC(id logic.PortID) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.setRoles(id, m.host)
+}
 
 // SetHost makes port id the host stack's port, or clears the role if id is
 // NoPort. The port must hold no reservations and must not be the NIC port.
-func (m *Multistack) SetHost(id logic.PortID) error { return m.setRole(false, id) }
-
-func (m *Multistack) setRole(nic bool, id logic.PortID) error {
-	name, role, other := "host", &m.host, &m.nic
-	if nic {
-		name, role, other = "NIC", &m.nic, &m.host
-	}
-	if id > NoPort {
-		return fmt.Errorf("set %s port %d: %w", name, id, ErrBadPort)
-	}
+func (m *Multistack) SetHost(id logic.PortID) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	switch {
-	case id == NoPort:
-	case id == *other:
-		return fmt.Errorf("set %s port %d: %w: it has the other role", name, id, ErrRole)
-	case m.stackPorts[id] > 0:
-		return fmt.Errorf("set %s port %d: %w: it holds %d reservations", name, id, ErrRole, m.stackPorts[id])
+	return m.setRoles(m.nic, id)
+}
+
+// SetRoles sets both roles at once (NoPort clears one), so that they can
+// be swapped. Neither port may hold reservations, and they must differ.
+func (m *Multistack) SetRoles(nic, host logic.PortID) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.setRoles(nic, host)
+}
+
+// Preconditions: m.mu is held.
+func (m *Multistack) setRoles(nic, host logic.PortID) error {
+	for _, r := range []struct {
+		name string
+		id   logic.PortID
+	}{{"NIC", nic}, {"host", host}} {
+		switch {
+		case r.id > NoPort:
+			return fmt.Errorf("set %s port %d: %w", r.name, r.id, ErrBadPort)
+		case r.id == NoPort:
+		case m.stackPorts[r.id] > 0:
+			return fmt.Errorf("set %s port %d: %w: it holds %d reservations", r.name, r.id, ErrRole, m.stackPorts[r.id])
+		}
 	}
-	*role = id
+	if nic == host && nic != NoPort {
+		return fmt.Errorf("set NIC and host port %d: %w: one port cannot be both", nic, ErrRole)
+	}
+	m.nic, m.host = nic, host
 	m.publish()
 	return nil
 }

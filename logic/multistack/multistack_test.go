@@ -521,7 +521,11 @@ func TestCommands(t *testing.T) {
 	must(t, m.Release(tup(udp, "10.0.0.1", 53)))
 	must(t, m.SetHost(dns))
 	must(t, m.SetNIC(host))
-	if m.NIC() != host || m.Host() != dns {
+	must(t, m.SetRoles(dns, host)) // a swap
+	if err := m.SetRoles(idle, idle); !errors.Is(err, multistack.ErrRole) {
+		t.Errorf("SetRoles(one port twice) = %v", err)
+	}
+	if m.NIC() != dns || m.Host() != host {
 		t.Fatalf("roles: NIC %d, host %d", m.NIC(), m.Host())
 	}
 }
