@@ -78,10 +78,15 @@ type PortSpec struct {
 type KernelSpec struct {
 	Interface string `json:"interface"`        // e.g. "veth0"; "" means the port's name
 	Queues    int    `json:"queues,omitempty"` // queues (sockets) to use; 0: 1
-	Mode      string `json:"mode,omitempty"`   // "interrupt" (default) or "poll"
+	// Mode is "interrupt" (default), "poll" or "adaptive" (interrupt,
+	// polling for PollWindowUS µs after each packet).
+	Mode string `json:"mode,omitempty"`
 	// XDPMode is "auto" (default: native where the driver has it), "native"
 	// or "generic"; AF_XDP only.
 	XDPMode string `json:"xdp_mode,omitempty"`
+	// PollWindowUS is how long, in µs, an adaptive queue keeps polling
+	// after its last packet; 0: the backend's default (50).
+	PollWindowUS int `json:"poll_window_us,omitempty"`
 }
 
 // TapSpec configures a TAP port: the host's stack sees a network interface

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"time"
+
 	"github.com/mswitch/mswitch/control"
 	"github.com/mswitch/mswitch/fabric"
 	"github.com/mswitch/mswitch/port/afpacket"
@@ -14,6 +16,9 @@ import (
 
 // maxKernelQueues bounds the queues of a kernel or TAP port.
 const maxKernelQueues = 64
+
+// maxPollWindowUS bounds KernelSpec.PollWindowUS: the backends' limit.
+const maxPollWindowUS = int(afxdp.MaxPollWindow / time.Microsecond)
 
 // normalizeKernel checks the spec of an afxdp, afpacket or tap port and
 // fills in its defaults.
@@ -51,8 +56,14 @@ func normalizeKernel(spec *control.PortSpec) error {
 		if k.Mode == "" {
 			k.Mode = mode
 		}
-		if k.Mode != "interrupt" && k.Mode != "poll" {
-			return badRequest("%s port %q: mode %q is neither interrupt nor poll", spec.Type, spec.Name, k.Mode)
+		if k.Mode != "interrupt" && k.Mode != "poll" && k.Mode != "adaptive" {
+			return badRequest("%s port %q: mode %q is not interrupt, poll or adaptive", spec.Type, spec.Name, k.Mode)
+		}
+		if k.PollWindowUS < 0 || k.PollWindowUS > maxPollWindowUS {
+			return badRequest("%s port %q: poll window %d µs is outside [0, %d]", spec.Type, spec.Name, k.PollWindowUS, maxPollWindowUS)
+		}
+		if k.PollWindowUS != 0 && k.Mode != "adaptive" {
+			return badRequest("%s port %q: a poll window applies to adaptive mode only, not %s", spec.Type, spec.Name, k.Mode)
 		}
 		if spec.Type == control.TypeAFXDP {
 			if k.XDPMode == "" {
@@ -91,13 +102,11 @@ func (d *Daemon) openKernel(spec control.PortSpec) (fabric.Backend, string, erro
 		return p, control.TypeTap, nil
 	}
 	k := spec.Kernel
-	poll := k.Mode == "poll"
+	window := time.Duration(k.PollWindowUS) * time.Microsecond
 	if spec.Type == control.TypeAFXDP {
 		xm, _ := afxdp.ParseXDPMode(k.XDPMode)
-		cfg := afxdp.Config{Interface: k.Interface, Queues: k.Queues, XDPMode: xm, Logger: log}
-		if poll {
-			cfg.Mode = afxdp.Poll
-		}
+		mode, _ := afxdp.ParseMode(k.Mode)
+		cfg := afxdp.Config{Interface: k.Interface, Queues: k.Queues, Mode: mode, PollWindow: window, XDPMode: xm, Logger: log}
 		p, err := afxdp.Open(cfg)
 		if err == nil {
 			return p, control.TypeAFXDP, nil
@@ -105,9 +114,12 @@ func (d *Daemon) openKernel(spec control.PortSpec) (fabric.Backend, string, erro
 		log.Warn("AF_XDP not possible on this interface: falling back to AF_PACKET",
 			"interface", k.Interface, "reason", err.Error())
 	}
-	cfg := afpacket.Config{Interface: k.Interface, Queues: k.Queues, Logger: log}
-	if poll {
+	cfg := afpacket.Config{Interface: k.Interface, Queues: k.Queues, PollWindow: window, Logger: log}
+	switch k.Mode {
+	case "poll":
 		cfg.Mode = afpacket.ModePoll
+	case "adaptive":
+		cfg.Mode = afpacket.ModeAdaptive
 	}
 	p, err := afpacket.Open(cfg)
 	if err != nil {

@@ -15,11 +15,11 @@ import (
 
 // mswitch is mswitchd started inside the switch namespace, pinned to the
 // switch CPU (so its GOMAXPROCS is 1), with a learning switch sw0 and v1,
-// v2 as kernel ports of type afxdp or afpacket, in interrupt mode or, with
-// poll, busy-polling.
+// v2 as kernel ports of type afxdp or afpacket, in the given mode
+// (KernelSpec.Mode: interrupt, adaptive or poll; "" for mswitchd's default).
 type mswitch struct {
 	afxdp    bool
-	poll     bool
+	mode     string
 	bin      string // mswitchd
 	dir      string // the set's directory
 	d        *proc
@@ -73,13 +73,6 @@ func (m *mswitch) typ() string {
 	return control.TypeAFPacket
 }
 
-func (m *mswitch) mode() string {
-	if m.poll {
-		return "poll"
-	}
-	return "interrupt"
-}
-
 func (m *mswitch) up(ctx context.Context, t *topo) error {
 	d, err := os.MkdirTemp(m.dir, "msd")
 	if err != nil {
@@ -105,7 +98,7 @@ func (m *mswitch) up(ctx context.Context, t *topo) error {
 	}
 	for _, v := range []string{t.v1, t.v2} {
 		p, err := c.AddPort(ctx, "sw0", control.PortSpec{Name: v, Type: m.typ(),
-			Kernel: &control.KernelSpec{Interface: v, Queues: 1, Mode: m.mode()}})
+			Kernel: &control.KernelSpec{Interface: v, Queues: 1, Mode: m.mode}})
 		if err != nil {
 			return fmt.Errorf("mswitchd: add %s port %s: %w\n%s", m.typ(), v, err, tail(m.d.Out.String()))
 		}
@@ -139,7 +132,11 @@ func (m *mswitch) pid() int {
 func (m *mswitch) offloads() []bool { return []bool{true, false} }
 
 func (m *mswitch) note() string {
-	n := "learning switch, " + m.mode() + " mode, backends " + strings.Join(m.backends, ", ")
+	mode := m.mode
+	if mode == "" {
+		mode = "default"
+	}
+	n := "learning switch, " + mode + " mode, backends " + strings.Join(m.backends, ", ")
 	if m.afxdp {
 		for _, b := range m.backends {
 			if b != "" && b != control.TypeAFXDP {

@@ -78,7 +78,11 @@ func newFwd(name string, r *runner) (fwd, string) {
 		if why != "" {
 			return nil, why
 		}
-		return &mswitch{afxdp: name != SwitchMswitchAFPacket, poll: name == SwitchMswitchAFXDPPoll, bin: bin, dir: r.dir}, ""
+		m := &mswitch{afxdp: name != SwitchMswitchAFPacket, mode: "interrupt", bin: bin, dir: r.dir}
+		if name == SwitchMswitchAFXDPPoll {
+			m.mode = "poll"
+		}
+		return m, ""
 	}
 	return nil, "unknown switch"
 }

@@ -66,8 +66,10 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/mswitch/mswitch/fabric"
+	"github.com/mswitch/mswitch/internal/busypoll"
 	"golang.org/x/sys/unix"
 )
 
@@ -79,6 +81,10 @@ const (
 	ModeInterrupt Mode = iota
 	// ModePoll busy-polls the ring, yielding the CPU after a few empty polls.
 	ModePoll
+	// ModeAdaptive sleeps as ModeInterrupt, but only once the queue's last
+	// packet is Config.PollWindow old: until then it polls (package
+	// internal/busypoll), so a reply or the rest of a burst finds it awake.
+	ModeAdaptive
 )
 
 func (m Mode) String() string {
@@ -87,6 +93,8 @@ func (m Mode) String() string {
 		return "interrupt"
 	case ModePoll:
 		return "poll"
+	case ModeAdaptive:
+		return "adaptive"
 	}
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
@@ -99,6 +107,7 @@ const (
 	DefaultTxSlots   = 1024
 	DefaultTxBufSize = 4096
 	MaxQueues        = 64
+	MaxPollWindow    = 10 * time.Millisecond
 	maxFrameSize     = 128 << 10
 )
 
@@ -112,6 +121,9 @@ type Config struct {
 	Queues int
 	// Mode is how an empty input queue waits.
 	Mode Mode
+	// PollWindow is how long a ModeAdaptive queue keeps polling after its
+	// last packet: default busypoll.DefaultWindow, at most MaxPollWindow.
+	PollWindow time.Duration
 	// NoVnetHdr turns virtio-net headers (PACKET_VNET_HDR) off: the port
 	// then neither receives nor sends offloaded packets. Partial checksums
 	// of received frames are still described in Slot.Offload (from the IP
@@ -266,8 +278,10 @@ func (c *Config) setDefaults(mtu int) error {
 	switch {
 	case c.Queues < 1 || c.Queues > MaxQueues:
 		return fmt.Errorf("%d queues outside [1, %d]", c.Queues, MaxQueues)
-	case c.Mode != ModeInterrupt && c.Mode != ModePoll:
+	case c.Mode < ModeInterrupt || c.Mode > ModeAdaptive:
 		return fmt.Errorf("unknown mode %d", int(c.Mode))
+	case c.PollWindow < 0 || c.PollWindow > MaxPollWindow:
+		return fmt.Errorf("poll window %v outside [0, %v]", c.PollWindow, MaxPollWindow)
 	case c.FrameSize < 2048 || c.FrameSize > maxFrameSize ||
 		c.FrameSize%page != 0 && (c.FrameSize > page || page%c.FrameSize != 0):
 		return fmt.Errorf("frame size %d is neither a power of two from 2048 to the page size nor a multiple of the page size up to %d", c.FrameSize, maxFrameSize)
@@ -376,6 +390,9 @@ func (p *Port) openSock(i int, fanout *int) (s *sock, err error) {
 	if s.rc, err = s.file.SyscallConn(); err != nil {
 		return nil, fmt.Errorf("netpoller: %w", err)
 	}
+	if cfg.Mode == ModeAdaptive {
+		s.rx.bp = busypoll.Default.Join(s.rx.pendingAsleep, s.rx.wake, cfg.PollWindow)
+	}
 	return s, nil
 }
 
@@ -415,6 +432,9 @@ func (p *Port) openTxSock(vnetHdr bool) (int, error) {
 func (s *sock) close() {
 	if s.tx != nil {
 		s.tx.stop()
+	}
+	if s.rx != nil && s.rx.bp != nil {
+		s.rx.bp.Leave() // before the ring goes
 	}
 	if s.file != nil {
 		s.file.Close()

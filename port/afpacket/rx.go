@@ -18,12 +18,15 @@ package afpacket
 // kernel sees only the frames' status words.
 
 import (
+	"errors"
+	"os"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"github.com/mswitch/mswitch/fabric"
 	"github.com/mswitch/mswitch/frame/vnet"
+	"github.com/mswitch/mswitch/internal/busypoll"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,6 +68,12 @@ type inQueue struct {
 	empty       int // empty polls in a row (ModePoll)
 	interrupted atomic.Bool
 	readyFn     func(fd uintptr) bool // q.ready, bound once: Wait allocates nothing
+
+	// bp is the queue in the busy-polling group (ModeAdaptive), else nil.
+	// sleepNext is next when the goroutine went to sleep: the frame other
+	// members look at (next itself is not theirs to read).
+	bp        *busypoll.Member
+	sleepNext atomic.Uint32
 
 	// Counters, written by the input goroutine only.
 	packets, bytes, copied, truncated, bad atomic.Uint64
@@ -123,6 +132,9 @@ func (q *inQueue) Receive(slots []fabric.Slot) int {
 	n := min(len(slots), int(q.end-q.rel))
 	if n > 0 {
 		q.empty = 0
+		if q.bp != nil {
+			q.bp.Busy()
+		}
 	}
 	for k := 0; k < n; k++ {
 		slots[k] = q.ents[(q.rel+uint32(k))&q.mask]
@@ -230,19 +242,45 @@ func (q *inQueue) ready(uintptr) bool {
 		atomic.LoadUint32(q.status(q.next))&tpStatusUser != 0
 }
 
+// pendingAsleep reports, to another goroutine, whether the kernel handed
+// over a frame after the queue's goroutine went to sleep.
+func (q *inQueue) pendingAsleep() bool {
+	return atomic.LoadUint32(q.status(q.sleepNext.Load()))&tpStatusUser != 0
+}
+
+// wake makes a sleeping Wait return (a read deadline in the past; Wait
+// clears it).
+func (q *inQueue) wake() { q.s.file.SetReadDeadline(time.Unix(1, 0)) }
+
 // Wait implements fabric.InQueue.
 func (q *inQueue) Wait() error {
 	if q.interrupted.Load() {
 		return fabric.ErrInterrupted
 	}
-	if q.poll {
+	switch {
+	case q.poll:
 		if q.empty++; q.empty > pollSpins {
 			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 		}
-	} else {
+	case q.bp != nil && q.bp.Poll():
+		// The last packet is recent: poll again (ModeAdaptive).
+	default:
+		if q.bp != nil {
+			q.sleepNext.Store(q.next)
+			q.bp.Sleeping(true)
+		}
 		// The netpoller resets the socket's readiness before the first
 		// check, so a frame handed over after the check wakes the read.
-		q.s.rc.Read(q.readyFn)
+		err := q.s.rc.Read(q.readyFn)
+		if q.bp != nil {
+			q.bp.Sleeping(false)
+			if errors.Is(err, os.ErrDeadlineExceeded) && !q.interrupted.Load() {
+				// Woken by another member of the group. An Interrupt
+				// that set its deadline before this clears it stored
+				// interrupted first, which the check below sees.
+				q.s.file.SetReadDeadline(time.Time{})
+			}
+		}
 	}
 	if q.interrupted.Load() {
 		return fabric.ErrInterrupted

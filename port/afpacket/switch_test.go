@@ -102,16 +102,20 @@ func TestForwardInterrupt(t *testing.T) {
 }
 
 func TestForwardPoll(t *testing.T) {
-	p := newPair(t, Config{Mode: ModePoll}, 1500)
-	ping(t, p.a, p.b.IP)
-	ping(t, p.b, p.a.IP)
-	r := iperf(t, p.b, p.a, 2)
-	t.Logf("TCP a->b, poll mode: %.2f Gb/s, %d retransmits", r.Gbps, r.Retransmits)
-	if r.Gbps < 0.1 {
-		t.Errorf("TCP too slow: %.2f Gb/s", r.Gbps)
+	for _, mode := range []Mode{ModePoll, ModeAdaptive} {
+		t.Run(mode.String(), func(t *testing.T) {
+			p := newPair(t, Config{Mode: mode}, 1500)
+			ping(t, p.a, p.b.IP)
+			ping(t, p.b, p.a.IP)
+			r := iperf(t, p.b, p.a, 2)
+			t.Logf("TCP a->b, %v mode: %.2f Gb/s, %d retransmits", mode, r.Gbps, r.Retransmits)
+			if r.Gbps < 0.1 {
+				t.Errorf("TCP too slow: %.2f Gb/s", r.Gbps)
+			}
+			p.checkCsumErrors(t)
+			p.logStats(t)
+		})
 	}
-	p.checkCsumErrors(t)
-	p.logStats(t)
 }
 
 func TestFanout(t *testing.T) {

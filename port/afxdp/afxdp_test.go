@@ -160,6 +160,8 @@ func TestForward(t *testing.T) {
 	}{
 		{"interrupt", Config{}, 1},
 		{"poll", Config{Mode: Poll}, 1},
+		{"adaptive", Config{Mode: Adaptive}, 1},
+		{"adaptive-two-queues", Config{Mode: Adaptive, Queues: 2}, 2},
 		{"generic", Config{XDPMode: XDPGeneric}, 1},
 		{"copy-no-need-wakeup", Config{CopyMode: Copy, NoNeedWakeup: true}, 1},
 		{"two-queues", Config{Queues: 2}, 2},

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"os"
 	"strings"
+	"time"
 )
 
 // Mode says how an input queue's goroutine waits for packets.
@@ -19,6 +20,11 @@ const (
 	// each Wait yields the CPU with sched_yield. The queue's goroutine
 	// keeps a core busy, idle or not.
 	Poll
+	// Adaptive: as Interrupt, but after a packet the goroutine keeps
+	// polling for Config.PollWindow before it sleeps (package
+	// internal/busypoll), so a reply or the rest of a burst finds it
+	// awake. An idle port costs no CPU.
+	Adaptive
 )
 
 func (m Mode) String() string {
@@ -27,19 +33,23 @@ func (m Mode) String() string {
 		return "interrupt"
 	case Poll:
 		return "poll"
+	case Adaptive:
+		return "adaptive"
 	}
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
-// ParseMode parses "interrupt" or "poll" (case-insensitive).
+// ParseMode parses "interrupt", "poll" or "adaptive" (case-insensitive).
 func ParseMode(s string) (Mode, error) {
 	switch strings.ToLower(s) {
 	case "interrupt":
 		return Interrupt, nil
 	case "poll":
 		return Poll, nil
+	case "adaptive":
+		return Adaptive, nil
 	}
-	return 0, fmt.Errorf("parse afxdp mode %q: want interrupt or poll", s)
+	return 0, fmt.Errorf("parse afxdp mode %q: want interrupt, poll or adaptive", s)
 }
 
 // XDPMode says where in the kernel the XDP program runs.
@@ -121,6 +131,8 @@ func ParseCopyMode(s string) (CopyMode, error) {
 
 // Limits and defaults.
 const (
+	// MaxPollWindow bounds Config.PollWindow.
+	MaxPollWindow = 10 * time.Millisecond
 	// MaxQueues is the most queues a port binds.
 	MaxQueues = 64
 	// DefaultFrameSize is the default UMEM frame size: one page, as in
@@ -154,6 +166,9 @@ type Config struct {
 	Queues int
 	// Mode is how the input goroutines wait (default Interrupt).
 	Mode Mode
+	// PollWindow is how long an Adaptive queue keeps polling after its
+	// last packet: default busypoll.DefaultWindow.
+	PollWindow time.Duration
 	// XDPMode is how the XDP program is attached (default XDPAuto).
 	XDPMode XDPMode
 	// CopyMode chooses copy or zero-copy (default CopyAuto).
@@ -194,8 +209,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Queues < 1 || c.Queues > MaxQueues {
 		return c, fmt.Errorf("%d queues outside [1, %d]", c.Queues, MaxQueues)
 	}
-	if c.Mode != Interrupt && c.Mode != Poll {
+	if c.Mode < Interrupt || c.Mode > Adaptive {
 		return c, fmt.Errorf("bad mode %v", c.Mode)
+	}
+	if c.PollWindow < 0 || c.PollWindow > MaxPollWindow {
+		return c, fmt.Errorf("poll window %v outside [0, %v]", c.PollWindow, MaxPollWindow)
 	}
 	if c.XDPMode < XDPAuto || c.XDPMode > XDPGeneric {
 		return c, fmt.Errorf("bad XDP mode %v", c.XDPMode)

@@ -11,6 +11,7 @@ package afxdp
 // Publish.
 
 import (
+	"errors"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/mswitch/mswitch/fabric"
 	"github.com/mswitch/mswitch/frame/vnet"
+	"github.com/mswitch/mswitch/internal/busypoll"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,13 +47,20 @@ type inQueue struct {
 	rc    syscall.RawConn
 	ready func(uintptr) bool // Wait's condition, made once (no allocation per Wait)
 
+	// bp is the queue in the busy-polling group (Adaptive mode), else nil.
+	// sleepCons is cons when the goroutine went to sleep: what other
+	// members compare the RX producer with (cons itself is not theirs to
+	// read).
+	bp        *busypoll.Member
+	sleepCons atomic.Uint32
+
 	packets, bytes atomic.Uint64
 	badDescs       atomic.Uint64
 }
 
 var _ fabric.InQueue = (*inQueue)(nil)
 
-func newInQueue(s *socket, out *outQueue, mode Mode, mtu int, infer bool) (*inQueue, error) {
+func newInQueue(s *socket, out *outQueue, mode Mode, window time.Duration, mtu int, infer bool) (*inQueue, error) {
 	q := &inQueue{s: s, out: out, poll: mode == Poll, fillProd: uint32(s.rxFrames),
 		infer: infer, mtu: mtu, bufs: make([][]byte, 0, fabric.MaxFrags)}
 	q.ready = func(uintptr) bool { return q.interrupted.Load() || q.pending() }
@@ -67,8 +76,19 @@ func newInQueue(s *socket, out *outQueue, mode Mode, mtu int, infer bool) (*inQu
 		q.file.Close()
 		return nil, err
 	}
+	if mode == Adaptive {
+		q.bp = busypoll.Default.Join(q.pendingAsleep, q.wake, window)
+	}
 	return q, nil
 }
+
+// pendingAsleep reports, to another goroutine, whether the RX ring holds
+// descriptors that arrived after the queue's goroutine went to sleep.
+func (q *inQueue) pendingAsleep() bool { return q.s.rx.producer() != q.sleepCons.Load() }
+
+// wake makes a sleeping Wait return (a read deadline in the past; Wait
+// clears it).
+func (q *inQueue) wake() { q.file.SetReadDeadline(time.Unix(1, 0)) }
 
 // pending reports whether the RX ring holds descriptors not yet released.
 func (q *inQueue) pending() bool { return q.s.rx.producer() != q.cons }
@@ -94,6 +114,9 @@ func (q *inQueue) Receive(slots []fabric.Slot) int {
 	}
 	if n > 0 {
 		q.idle = 0
+		if q.bp != nil {
+			q.bp.Busy()
+		}
 	}
 	return n
 }
@@ -151,7 +174,10 @@ func (q *inQueue) Release(n int) {
 // netpoller until the socket is readable: RawConn.Read resets the
 // readiness before it evaluates ready, so a packet that arrives between
 // the check and the sleep wakes it. In Poll mode it returns at once,
-// yielding the CPU once the queue has been empty for a while.
+// yielding the CPU once the queue has been empty for a while. In Adaptive
+// mode it returns at once while the last packet is recent (busypoll), and
+// sleeps as in Interrupt mode after that; another member of the group may
+// wake it.
 func (q *inQueue) Wait() error {
 	if q.interrupted.Load() {
 		return fabric.ErrInterrupted
@@ -166,12 +192,32 @@ func (q *inQueue) Wait() error {
 		}
 		return nil
 	}
+	if q.bp != nil && q.bp.Poll() {
+		return nil
+	}
 	if q.s.needWakeup && q.s.fill.needWakeup() {
 		q.s.kickRx()
 	}
+	if q.bp != nil {
+		q.sleepCons.Store(q.cons)
+		q.bp.Sleeping(true)
+	}
 	err := q.rc.Read(q.ready)
+	if q.bp != nil {
+		q.bp.Sleeping(false)
+	}
 	if q.interrupted.Load() {
 		return fabric.ErrInterrupted
+	}
+	if q.bp != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		// Woken by another member of the group. An Interrupt that
+		// set its deadline before this clears it stored interrupted
+		// first, which the check below sees.
+		q.file.SetReadDeadline(time.Time{})
+		if q.interrupted.Load() {
+			return fabric.ErrInterrupted
+		}
+		return nil
 	}
 	return err
 }
@@ -188,8 +234,12 @@ func (q *inQueue) Interrupt() {
 	}
 }
 
-// close releases Wait's dup of the socket.
+// close leaves the busy-polling group and releases Wait's dup of the
+// socket.
 func (q *inQueue) close() error {
+	if q.bp != nil {
+		q.bp.Leave()
+	}
 	if q.file != nil {
 		return q.file.Close()
 	}
