@@ -72,7 +72,9 @@ func (m *Module) Handle(ctx context.Context, req *channel.Request) ([]ofp.Messag
 		}
 		return nil, nil
 	case *ofp.MeterMod:
-		return nil, &ofp.Error{Type: ofp.ETMeterModFailed, Code: ofp.MMFCOutOfMeters, Reason: "meters are not supported"}
+		rs, err := m.p.MeterMod(msg)
+		m.notifyRemoved(rs)
+		return nil, err
 	case *ofp.PacketOut:
 		return nil, m.packetOut(msg)
 	case *ofp.QueueGetConfigRequest:
@@ -119,12 +121,6 @@ func (m *Module) multipart(b ofp.MultipartBody) (ofp.MultipartBody, error) {
 		return rep, nil
 	case *ofp.QueueStatsRequest:
 		return &ofp.QueueStatsReply{Stats: []ofp.QueueStats{}}, nil
-	case *ofp.MeterStatsRequest:
-		return &ofp.MeterStatsReply{}, nil
-	case *ofp.MeterConfigRequest:
-		return &ofp.MeterConfigReply{}, nil
-	case *ofp.MeterFeaturesRequest:
-		return &ofp.MeterFeaturesReply{}, nil
 	}
 	return nil, nil
 }

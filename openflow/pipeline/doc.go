@@ -18,7 +18,10 @@
 // ordinary flow). Instructions apply in the spec's order (apply-actions,
 // clear-actions, write-actions, write-metadata, goto-table), the action set
 // runs at the end of the pipeline in the spec's order (§5.10), and groups
-// of all four types work, chained or not.
+// of all four types work, chained or not. Meters ([Pipeline.MeterMod])
+// have drop and DSCP-remark bands, in kb/s or packets/s, with or without a
+// burst size; a flow's meter instruction runs before its apply-actions (see
+// meter.go for the token buckets, which take no lock).
 //
 // # The packet path
 //

@@ -104,6 +104,10 @@ func (m *machine) step(o *op) bool {
 		m.setField(o)
 	case opSetQueue:
 		m.queue = o.port
+	case opMeter:
+		if !m.dry {
+			return m.runMeter(o.meter)
+		}
 	case opPushVLAN:
 		return m.pushVLAN(o.ethType)
 	case opPopVLAN:

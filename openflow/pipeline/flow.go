@@ -62,7 +62,8 @@ type instructions struct {
 	hasWrite  bool
 	meta      uint64
 	metaMask  uint64
-	gotoTable int // -1: none
+	meter     uint32 // 0: none
+	gotoTable int    // -1: none
 }
 
 // tableMiss reports whether f is its table's table-miss flow entry: priority
@@ -270,7 +271,10 @@ func (p *Pipeline) compileInstructions(insts []ofp.Instruction, t uint8, m *ofp.
 		case ofp.InstructionClearActions:
 			in.clear = true
 		case ofp.InstructionMeter:
-			return in, instError(ofp.BICUnsupInst, "meters are not supported")
+			if i.MeterID == 0 || p.meters[i.MeterID] == nil {
+				return in, mmError(ofp.MMFCUnknownMeter, "no meter "+utoa(uint64(i.MeterID)))
+			}
+			in.meter = i.MeterID
 		default:
 			return in, instError(ofp.BICUnsupInst, "unsupported instruction "+utoa(uint64(typ)))
 		}

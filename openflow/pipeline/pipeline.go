@@ -62,6 +62,7 @@ type Pipeline struct {
 	mu     sync.RWMutex
 	tables []*table
 	groups map[uint32]*group
+	meters map[uint32]*meter
 	timed  map[*flow]struct{} // flows with a timeout
 	nflows int
 	seq    uint64
@@ -97,7 +98,7 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.MaxMegaflows <= 0 {
 		opts.MaxMegaflows = 65536
 	}
-	p := &Pipeline{opts: opts, groups: make(map[uint32]*group), timed: make(map[*flow]struct{})}
+	p := &Pipeline{opts: opts, groups: make(map[uint32]*group), meters: make(map[uint32]*meter), timed: make(map[*flow]struct{})}
 	for i := 0; i < opts.Tables; i++ {
 		p.tables = append(p.tables, newTable(uint8(i)))
 	}
@@ -205,6 +206,8 @@ type Result struct {
 	// NoRoom is set when a push action found no room in the buffer's
 	// capacity; the actions stopped there.
 	NoRoom bool
+	// MeterDrop is set when a meter's drop band dropped the packet.
+	MeterDrop bool
 	// Cache says where the decision came from.
 	Cache CacheLevel
 
@@ -225,7 +228,7 @@ const (
 func (r *Result) reset() {
 	r.Outputs = r.Outputs[:0]
 	r.Copies = r.Copies[:0]
-	r.Malformed, r.InvalidTTL, r.NoRoom, r.Cache = false, false, false, CacheNone
+	r.Malformed, r.InvalidTTL, r.NoRoom, r.MeterDrop, r.Cache = false, false, false, false, CacheNone
 }
 
 // snapshot copies b into a version buffer and returns its index.

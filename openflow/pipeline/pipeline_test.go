@@ -109,7 +109,7 @@ func TestFlowModErrors(t *testing.T) {
 		{"goto backwards", flowAdd(1, 1, match(), gotoT(1)), ofp.ETBadInstruction, ofp.BICBadTableID},
 		{"goto beyond", flowAdd(1, 1, match(), gotoT(4)), ofp.ETBadInstruction, ofp.BICBadTableID},
 		{"dup inst", flowAdd(0, 1, match(), apply(out(2)), apply(out(3))), ofp.ETBadInstruction, BICDupInst},
-		{"meter", flowAdd(0, 1, match(), ofp.InstructionMeter{MeterID: 1}), ofp.ETBadInstruction, ofp.BICUnsupInst},
+		{"unknown meter", flowAdd(0, 1, match(), ofp.InstructionMeter{MeterID: 1}), ofp.ETMeterModFailed, ofp.MMFCUnknownMeter},
 		{"bad port", flowAdd(0, 1, match(), apply(out(11))), ofp.ETBadAction, ofp.BACBadOutPort},
 		{"port zero", flowAdd(0, 1, match(), apply(out(0))), ofp.ETBadAction, ofp.BACBadOutPort},
 		{"table port", flowAdd(0, 1, match(), apply(out(ofp.PortTable))), ofp.ETBadAction, ofp.BACBadOutPort},

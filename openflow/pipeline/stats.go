@@ -8,9 +8,10 @@ import (
 )
 
 // Multipart answers the multipart requests the pipeline owns: flow,
-// aggregate, table, group, group description, group features and table
-// features statistics. For other bodies it returns (nil, nil): the caller
-// answers them (description, ports, queues, meters). A bad request is an
+// aggregate, table, group, group description, group features, meter,
+// meter configuration, meter features and table features statistics. For
+// other bodies it returns (nil, nil): the caller answers them (description,
+// ports, queues). A bad request is an
 // *ofp.Error. Safe from any goroutine.
 func (p *Pipeline) Multipart(body ofp.MultipartBody) (ofp.MultipartBody, error) {
 	switch b := body.(type) {
@@ -28,6 +29,12 @@ func (p *Pipeline) Multipart(body ofp.MultipartBody) (ofp.MultipartBody, error) 
 		return p.GroupFeatures(), nil
 	case *ofp.TableFeaturesRequest:
 		return p.TableFeatures(b)
+	case *ofp.MeterStatsRequest:
+		return p.MeterStats(b), nil
+	case *ofp.MeterConfigRequest:
+		return p.MeterConfig(b), nil
+	case *ofp.MeterFeaturesRequest:
+		return p.MeterFeatures(), nil
 	}
 	return nil, nil
 }
@@ -222,7 +229,7 @@ func (p *Pipeline) TableFeatures(r *ofp.TableFeaturesRequest) (*ofp.TableFeature
 	}
 	var insts []ofp.FeatureID
 	for _, t := range []ofp.InstructionType{ofp.InstGotoTable, ofp.InstWriteMetadata, ofp.InstWriteActions,
-		ofp.InstApplyActions, ofp.InstClearActions} {
+		ofp.InstApplyActions, ofp.InstClearActions, ofp.InstMeter} {
 		insts = append(insts, ofp.FeatureID{Type: uint16(t)})
 	}
 	var acts []ofp.FeatureID

@@ -45,6 +45,7 @@ const (
 	opCopyTTLIn
 	opCopyTTLOut
 	opSetQueue
+	opMeter   // the meter instruction
 	opSave    // a group begins: its buckets work on clones of the packet
 	opRestore // a bucket ends: back to the packet as it was at opSave
 	opUnsave  // the group ends
@@ -63,6 +64,7 @@ type op struct {
 	port    uint32 // opOutput; queue of opSetQueue
 	cookie  uint64 // opOutput to the controller, TTL decrements
 	meta    uint64 // opOutput to the controller
+	meter   *meter // opMeter
 	val     [16]byte
 }
 
@@ -261,6 +263,14 @@ func (x *xlate) run(start int) {
 			}
 		}
 		in := &f.prog
+		if in.meter != 0 {
+			if mt := x.p.meters[in.meter]; mt != nil {
+				if x.tr != nil {
+					x.tracef("  meter:%d\n", in.meter)
+				}
+				x.prog.ops = append(x.prog.ops, op{kind: opMeter, meter: mt})
+			}
+		}
 		if len(in.apply) > 0 {
 			if x.tr != nil {
 				x.tracef("  apply_actions(%s)\n", formatActions(in.apply))
