@@ -20,7 +20,8 @@ const (
 	ctlPort    = 6653     // osken-manager's port, on 127.0.0.1 in ns
 	targetDPID = "0000000000000001"
 	testerDPID = "0000000000000002"
-	bridge     = "mxc-br"
+	bridge     = "mxc-br" // the tester
+	tgBridge   = "mxc-tg" // the target, with -target ovs
 	nPorts     = 3
 	ovsSchema  = "/usr/share/openvswitch/vswitch.ovsschema"
 )
@@ -164,9 +165,15 @@ type env struct {
 	mswitchd, db, vs, os *proc
 }
 
+// Targets: the switch under test.
+const (
+	targetMswitch = "mswitch" // mswitchd's openflow module on afpacket ports
+	targetOVS     = "ovs"     // a second bridge of the tester's OVS (netdev datapath)
+)
+
 // runCategory sets up, runs the tester on path, tears down; it returns the
 // tester's log (even when cut short).
-func runCategory(ctx context.Context, bin, dir, path string, bound time.Duration, interval int) (string, error) {
+func runCategory(ctx context.Context, target, bin, dir, path string, bound time.Duration, interval int) (string, error) {
 	e := &env{dir: dir}
 	defer e.down()
 	if err := e.netns(ctx); err != nil {
@@ -175,7 +182,11 @@ func runCategory(ctx context.Context, bin, dir, path string, bound time.Duration
 	if err := e.startOVS(ctx); err != nil {
 		return "", err
 	}
-	if err := e.startMswitch(ctx, bin); err != nil {
+	if target == targetOVS {
+		if err := e.addOVSTarget(ctx); err != nil {
+			return "", err
+		}
+	} else if err := e.startMswitch(ctx, bin); err != nil {
 		return "", err
 	}
 	// The tester first, then the switches connect to it.
@@ -191,7 +202,11 @@ func runCategory(ctx context.Context, bin, dir, path string, bound time.Duration
 		return "", err
 	}
 	ctrl := fmt.Sprintf("tcp:127.0.0.1:%d", ctlPort)
-	if _, err := e.ctl(ctx, bin, "openflow", "set-controller", "target", ctrl); err != nil {
+	if target == targetOVS {
+		if _, err := e.vsctl(ctx, "set-controller", tgBridge, ctrl); err != nil {
+			return e.os.out.String(), err
+		}
+	} else if _, err := e.ctl(ctx, bin, "openflow", "set-controller", "target", ctrl); err != nil {
 		return e.os.out.String(), err
 	}
 	if _, err := e.vsctl(ctx, "set-controller", bridge, ctrl); err != nil {
@@ -276,24 +291,39 @@ func (e *env) startOVS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	args := []string{"add-br", bridge, "--", "set", "bridge", bridge, "datapath_type=netdev",
-		"fail-mode=secure", "protocols=OpenFlow13", "other-config:datapath-id=" + testerDPID,
+	return e.addBridge(ctx, bridge, testerDPID, testerIf)
+}
+
+// addBridge adds an OVS userspace bridge with ports ifName(1..nPorts) as
+// OpenFlow ports 1..nPorts.
+func (e *env) addBridge(ctx context.Context, br, dpid string, ifName func(int) string) error {
+	args := []string{"add-br", br, "--", "set", "bridge", br, "datapath_type=netdev",
+		"fail-mode=secure", "protocols=OpenFlow13", "other-config:datapath-id=" + dpid,
 		"other-config:disable-in-band=true"}
 	for n := 1; n <= nPorts; n++ {
-		o := testerIf(n)
-		args = append(args, "--", "add-port", bridge, o, "--", "set", "interface", o, "ofport_request="+strconv.Itoa(n))
+		o := ifName(n)
+		args = append(args, "--", "add-port", br, o, "--", "set", "interface", o, "ofport_request="+strconv.Itoa(n))
 	}
 	if _, err := e.vsctl(ctx, args...); err != nil {
-		return fmt.Errorf("%w\n%s", err, tail(readFile(filepath.Join(d, "ovs-vswitchd.log")), 10))
+		return fmt.Errorf("%w\n%s", err, tail(readFile(filepath.Join(e.dir, "ovs", "ovs-vswitchd.log")), 10))
 	}
 	for n := 1; n <= nPorts; n++ {
-		out, _ := e.vsctl(ctx, "get", "interface", testerIf(n), "ofport")
+		out, _ := e.vsctl(ctx, "get", "interface", ifName(n), "ofport")
 		if strings.TrimSpace(out) != strconv.Itoa(n) {
-			msg, _ := e.vsctl(ctx, "get", "interface", testerIf(n), "error")
-			return fmt.Errorf("ovs port %s: ofport %s, want %d: %s", testerIf(n), strings.TrimSpace(out), n, strings.TrimSpace(msg))
+			msg, _ := e.vsctl(ctx, "get", "interface", ifName(n), "error")
+			return fmt.Errorf("ovs port %s: ofport %s, want %d: %s", ifName(n), strings.TrimSpace(out), n, strings.TrimSpace(msg))
 		}
 	}
 	return nil
+}
+
+// addOVSTarget makes Open vSwitch the switch under test: a second bridge of
+// the same ovs-vswitchd (one userspace datapath per process, so a second
+// instance in the namespace would clash on its "ovs-netdev" device), dpid
+// 1, on the target ends of the veths. The bridges share nothing but the
+// process: each has its own ports and flow tables.
+func (e *env) addOVSTarget(ctx context.Context) error {
+	return e.addBridge(ctx, tgBridge, targetDPID, targetIf)
 }
 
 func (e *env) ctl(ctx context.Context, bin string, args ...string) (string, error) {

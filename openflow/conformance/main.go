@@ -33,6 +33,7 @@ func main() {
 	repo := flag.String("repo", ".", "the mswitch module's directory, to build the binaries")
 	perCat := flag.Duration("timeout", 10*time.Minute, "bound on one category's run")
 	interval := flag.Int("interval", 0, "the tester's --test-switch-interval (seconds between tests)")
+	target := flag.String("target", targetMswitch, "the switch under test: mswitch (mswitchd's openflow module) or ovs (an Open vSwitch userspace bridge)")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: conformance [flags] CATEGORY...\n  CATEGORY is a path under -tests: match, action/25_SET_FIELD, match/00_IN_PORT.json...\n")
 		flag.PrintDefaults()
@@ -55,7 +56,11 @@ func main() {
 		*outDir = d
 	}
 	must(os.MkdirAll(*outDir, 0o755))
-	if *binDir == "" {
+	if *target != targetMswitch && *target != targetOVS {
+		fmt.Fprintf(os.Stderr, "conformance: unknown -target %q\n", *target)
+		os.Exit(2)
+	}
+	if *binDir == "" && *target == targetMswitch {
 		*binDir = filepath.Join(*outDir, "bin")
 		fmt.Fprintln(os.Stderr, "building mswitchd and mswitchctl...")
 		cmd := exec.Command("go", "build", "-o", *binDir+"/", "github.com/mswitch/mswitch/cmd/mswitchd", "github.com/mswitch/mswitch/cmd/mswitchctl")
@@ -88,7 +93,7 @@ func main() {
 		must(os.MkdirAll(logDir, 0o755))
 		fmt.Fprintf(os.Stderr, "== %s (logs in %s)\n", cat, logDir)
 		t0 := time.Now()
-		log, err := runCategory(ctx, *binDir, logDir, path, *perCat, *interval)
+		log, err := runCategory(ctx, *target, *binDir, logDir, path, *perCat, *interval)
 		rep := Parse(log)
 		ok, bad := rep.Counts()
 		r := row{cat: cat, ok: ok, bad: bad, err: err, dur: time.Since(t0).Round(time.Second), results: rep.Results}
@@ -106,7 +111,7 @@ func main() {
 		fmt.Fprintln(os.Stderr)
 	}
 
-	fmt.Printf("| category | pass | fail | tester's report | time | harness error |\n|---|---|---|---|---|---|\n")
+	fmt.Printf("Target: %s\n\n| category | pass | fail | tester's report | time | harness error |\n|---|---|---|---|---|---|\n", *target)
 	for _, r := range rows {
 		e := ""
 		if r.err != nil {
@@ -120,6 +125,10 @@ func main() {
 			break
 		}
 		fmt.Printf("| %d | %s |\n", m.N, strings.ReplaceAll(m.Msg, "|", "/"))
+	}
+	fmt.Printf("\nPer test file (target %s):\n\n| file | pass | fail |\n|---|---|---|\n", *target)
+	for _, f := range PerFile(all) {
+		fmt.Printf("| %s | %d | %d |\n", f.File, f.OK, f.Bad)
 	}
 	for _, r := range rows {
 		if len(r.results) == 0 {

@@ -143,3 +143,29 @@ func TopFailures(rs []Result) []MsgCount {
 	})
 	return out
 }
+
+// FileCount is the pass/fail count of one test file.
+type FileCount struct {
+	File    string
+	OK, Bad int
+}
+
+// PerFile counts results per test file, in the order the files ran.
+func PerFile(rs []Result) []FileCount {
+	var out []FileCount
+	idx := map[string]int{}
+	for _, r := range rs {
+		i, ok := idx[r.File]
+		if !ok {
+			i = len(out)
+			idx[r.File] = i
+			out = append(out, FileCount{File: r.File})
+		}
+		if r.OK {
+			out[i].OK++
+		} else {
+			out[i].Bad++
+		}
+	}
+	return out
+}

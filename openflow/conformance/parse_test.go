@@ -37,3 +37,10 @@ func TestParse(t *testing.T) {
 		t.Errorf("top %+v", top)
 	}
 }
+
+func TestPerFile(t *testing.T) {
+	fs := PerFile(Parse(sample).Results)
+	if len(fs) != 1 || fs[0] != (FileCount{File: "match: 03_ETH_DST", OK: 1, Bad: 2}) {
+		t.Fatalf("%+v", fs)
+	}
+}
