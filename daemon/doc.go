@@ -43,6 +43,18 @@
 //	GET    /v1/switches/{sw}/xconnect                  xconnect mappings
 //	POST   /v1/switches/{sw}/xconnect                  {in, out, both}
 //	DELETE /v1/switches/{sw}/xconnect/{in}             disconnect an input port
+//	GET    /v1/switches/{sw}/multistack                multistack port roles {nic, host}
+//	PUT    /v1/switches/{sw}/multistack                {nic, host}: set both ("" clears one)
+//	GET    /v1/switches/{sw}/multistack/reservations   3-tuple reservations
+//	POST   /v1/switches/{sw}/multistack/reservations   {proto: tcp|udp, ip, port, out}
+//	DELETE /v1/switches/{sw}/multistack/reservations/{proto}/{ip}/{port}
+//	                                                   release a reservation
+//
+// A reservation is refused (409) when the tuple is reserved already, or
+// when the host's own stack (mswitchd's network namespace) has a TCP or UDP
+// socket, in any state, on its port with its address or a wildcard, as the
+// kernel's sock_diag dump shows; the daemon cannot stop the host from
+// binding the tuple later, but the module drops what the host sends from it.
 //
 // For example:
 //
@@ -63,7 +75,9 @@
 //
 // After every change the daemon writes its configuration (switches,
 // modules, ports with their full spec, static learning entries, l4filter
-// rules, xconnect mappings) to the state file atomically; New restores it.
+// rules, xconnect mappings, multistack roles and reservations) to the state
+// file atomically; New restores it (a restored reservation is not checked
+// against the host's sockets again: a conflict is logged).
 // A port that cannot be restored stays configured, in the error state.
 // Changing a switch's module starts the new module empty. Deleting a port
 // deletes the table entries that name it.

@@ -1,6 +1,7 @@
 package daemon
 
-// The commands of the built-in modules (learning, l4filter, xconnect),
+// The commands of the built-in modules (learning, l4filter, xconnect; the
+// multistack module's are in multistack.go),
 // translated between port names, which the API and the state file use, and
 // the port IDs the modules keep.
 
@@ -15,6 +16,7 @@ import (
 	"github.com/mswitch/mswitch/logic"
 	"github.com/mswitch/mswitch/logic/l4filter"
 	"github.com/mswitch/mswitch/logic/learning"
+	"github.com/mswitch/mswitch/logic/multistack"
 	"github.com/mswitch/mswitch/logic/xconnect"
 	ofmodule "github.com/mswitch/mswitch/openflow/module"
 )
@@ -64,6 +66,14 @@ func (s *swtch) moduleInfo() control.ModuleInfo {
 		}
 	case *xconnect.XConnect:
 		mi.Counters = map[string]uint64{"mappings": uint64(len(l.Map()))}
+	case *multistack.Multistack:
+		st := l.Stats()
+		mi.Counters = map[string]uint64{
+			"to_stack": st.ToStack, "to_host": st.ToHost, "shared": st.Shared, "to_nic": st.ToNIC,
+			"no_host": st.NoHost, "no_nic": st.NoNIC, "spoofed": st.Spoofed, "not_owned": st.NotOwned,
+			"fragment": st.Fragment, "bad_checksum": st.BadChecksum, "malformed": st.Malformed,
+			"reservations": uint64(len(l.Reservations())),
+		}
 	case *ofmodule.Module:
 		st := l.Stats()
 		mi.Counters = map[string]uint64{

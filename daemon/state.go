@@ -17,6 +17,7 @@ import (
 	"github.com/mswitch/mswitch/control"
 	"github.com/mswitch/mswitch/logic/l4filter"
 	"github.com/mswitch/mswitch/logic/learning"
+	"github.com/mswitch/mswitch/logic/multistack"
 	"github.com/mswitch/mswitch/logic/xconnect"
 )
 
@@ -39,7 +40,11 @@ type switchState struct {
 	Learning []control.LearningEntry `json:"learning,omitempty"` // static entries
 	L4Filter []control.L4Rule        `json:"l4filter,omitempty"`
 	XConnect []control.Mapping       `json:"xconnect,omitempty"`
-	OpenFlow *control.OpenFlowSpec   `json:"openflow,omitempty"`
+	// Multistack and Reservations are the multistack module's port roles
+	// and 3-tuple reservations.
+	Multistack   *control.MultistackSpec `json:"multistack,omitempty"`
+	Reservations []control.Reservation   `json:"reservations,omitempty"`
+	OpenFlow     *control.OpenFlowSpec   `json:"openflow,omitempty"`
 }
 
 // snapshot returns the configuration of every switch.
@@ -62,6 +67,10 @@ func (d *Daemon) snapshot() state {
 			ss.L4Filter = s.l4Rules(l)
 		case *xconnect.XConnect:
 			ss.XConnect = s.mappings(l)
+		case *multistack.Multistack:
+			spec := s.multistackSpec(l)
+			ss.Multistack = &spec
+			ss.Reservations = s.reservations(l)
 		}
 		st.Switches = append(st.Switches, ss)
 	}
@@ -175,6 +184,14 @@ func (d *Daemon) restore(st state) {
 		for _, m := range ss.XConnect {
 			if err := s.connect(m); err != nil {
 				log.Error("restore mapping", "in", m.In, "out", m.Out, "err", err)
+			}
+		}
+		if ss.Multistack != nil {
+			s.restoreMultistack(*ss.Multistack, log)
+		}
+		for _, r := range ss.Reservations {
+			if err := d.reserve(s, r, false); err != nil {
+				log.Error("restore reservation", "proto", r.Proto, "ip", r.IP, "port", r.Port, "out", r.Out, "err", err)
 			}
 		}
 		log.Info("switch restored", "module", s.module, "ports", len(s.ports))
