@@ -15,9 +15,11 @@ import (
 	"time"
 )
 
+// ns is the namespace everything runs in (the smoke test uses its own).
+var ns = "mxc-sw"
+
 const (
-	ns         = "mxc-sw" // the namespace everything runs in
-	ctlPort    = 6653     // osken-manager's port, on 127.0.0.1 in ns
+	ctlPort    = 6653 // osken-manager's port, on 127.0.0.1 in ns
 	targetDPID = "0000000000000001"
 	testerDPID = "0000000000000002"
 	bridge     = "mxc-br" // the tester
@@ -147,15 +149,10 @@ func tail(s string, n int) string {
 }
 
 // sweep removes what an earlier, killed run may have left: the namespace
-// (and with it the veths and OVS's taps).
+// (and with it the veths and OVS's taps). Only this run's namespace: another
+// run may be using another one.
 func sweep() {
-	out, _ := exec.Command("ip", "netns", "list").Output()
-	for _, l := range strings.Split(string(out), "\n") {
-		f := strings.Fields(l)
-		if len(f) > 0 && strings.HasPrefix(f[0], "mxc") {
-			exec.Command("ip", "netns", "del", f[0]).Run()
-		}
-	}
+	exec.Command("ip", "netns", "del", ns).Run()
 }
 
 // env is one category's set-up.

@@ -33,6 +33,7 @@ func main() {
 	repo := flag.String("repo", ".", "the mswitch module's directory, to build the binaries")
 	perCat := flag.Duration("timeout", 10*time.Minute, "bound on one category's run")
 	interval := flag.Int("interval", 0, "the tester's --test-switch-interval (seconds between tests)")
+	nsName := flag.String("ns", ns, "the network namespace to run in (mxc...; two runs at once need two)")
 	target := flag.String("target", targetMswitch, "the switch under test: mswitch (mswitchd's openflow module) or ovs (an Open vSwitch userspace bridge)")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: conformance [flags] CATEGORY...\n  CATEGORY is a path under -tests: match, action/25_SET_FIELD, match/00_IN_PORT.json...\n")
@@ -56,6 +57,11 @@ func main() {
 		*outDir = d
 	}
 	must(os.MkdirAll(*outDir, 0o755))
+	if !strings.HasPrefix(*nsName, "mxc") {
+		fmt.Fprintln(os.Stderr, "conformance: -ns must start with mxc")
+		os.Exit(2)
+	}
+	ns = *nsName
 	if *target != targetMswitch && *target != targetOVS {
 		fmt.Fprintf(os.Stderr, "conformance: unknown -target %q\n", *target)
 		os.Exit(2)
