@@ -163,7 +163,7 @@ b 1 pipe up queues=1
 c 2 pipe up queues=1`, "port", "list", "sw0")
 
 	// Modules.
-	e.wantTable("l4filter\nlearning\nlearning-vlan\nopenflow\nxconnect", "module", "list")
+	e.wantTable("l4filter\nlearning\nlearning-vlan\nmultistack\nopenflow\nxconnect", "module", "list")
 	out := e.ok("module", "show", "sw0")
 	if !strings.HasPrefix(out, "sw0: learning\n") || !regexp.MustCompile(`(?m)^  learned +0$`).MatchString(out) {
 		t.Fatalf("module show:\n%s", out)
