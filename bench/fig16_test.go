@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 
 	"github.com/mswitch/mswitch/fabric"
@@ -9,13 +10,15 @@ import (
 	"github.com/mswitch/mswitch/logic"
 	"github.com/mswitch/mswitch/logic/l4filter"
 	"github.com/mswitch/mswitch/logic/learning"
+	"github.com/mswitch/mswitch/logic/multistack"
 	"github.com/mswitch/mswitch/logic/xconnect"
 	"github.com/mswitch/mswitch/port/pipe"
 )
 
 // BenchmarkFig16 compares the modules' cost on 60-byte frames between two
 // ports (paper Figure 16). Every case uses a cycler as its sender, so that
-// only the module differs.
+// only the module differs. The multistack case has the sender as its NIC
+// port and one reservation, the flow's destination tuple, for the receiver.
 func BenchmarkFig16(b *testing.B) {
 	b.Run("module=xconnect", func(b *testing.B) {
 		x := xconnect.New()
@@ -51,6 +54,24 @@ func BenchmarkFig16(b *testing.B) {
 			b.Fatal(err)
 		}
 		runSingle(b, src, dst, sw.Batch(), minSize)
+	})
+	b.Run("module=multistack", func(b *testing.B) {
+		m := multistack.New()
+		sw := newSwitch(b, fabric.Options{Logic: m})
+		src := attachCycler(b, sw, flows(1))
+		dst := attachSink(b, sw, "dst", sourceSlots)
+		if err := m.SetNIC(src.id); err != nil {
+			b.Fatal(err)
+		}
+		// The flow's destination tuple, as frametest writes it.
+		tuple := multistack.Tuple{Proto: frame.ProtoUDP, IP: netip.AddrFrom4([4]byte{192, 0, 2, 2}), Port: udpPort}
+		if err := m.Reserve(tuple, dst); err != nil {
+			b.Fatal(err)
+		}
+		runSingle(b, src, dst, sw.Batch(), minSize)
+		if st := m.Stats(); st.ToStack == 0 || st != (multistack.Stats{ToStack: st.ToStack}) {
+			b.Fatalf("frames not steered by their tuple: %+v", st)
+		}
 	})
 }
 
