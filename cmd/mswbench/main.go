@@ -42,6 +42,14 @@
 // hand-written bench/kernel-notes.md; -kernel-quick runs it with one-second
 // windows, and -kernel-commit builds mswitchd from a commit rather than the
 // work tree.
+//
+// With -stack, it runs the stack set instead (package bench/stack, as root:
+// wrk in a namespace against an HTTP server on mswitch-stack's user-level
+// stack and on the kernel's stack, behind one multistack switch; about four
+// minutes) and writes bench/stack.csv, bench/stack.png and the section of
+// BENCHMARKS.md between <!-- stack:start --> and <!-- stack:end -->,
+// including the hand-written bench/stack-notes.md; -stack-quick runs it
+// with two-second runs, once.
 package main
 
 import (
@@ -72,10 +80,18 @@ func main() {
 	kernel := flag.Bool("kernel", false, "run the kernel set (mswitch, Linux bridge, OVS on veths; root) instead, and publish it in its own section")
 	kernelQuick := flag.Bool("kernel-quick", false, "run the kernel set with one-second windows (to try it; give another -out)")
 	kernelCommit := flag.String("kernel-commit", "", "build mswitchd for the kernel set from this `commit` (git archive) instead of the work tree")
+	stack := flag.Bool("stack", false, "run the stack set (HTTP to a user-level stack and to the kernel's behind a multistack switch; root) instead, and publish it in its own section")
+	stackQuick := flag.Bool("stack-quick", false, "run the stack set with two-second runs, once (to try it; give another -out)")
 	flag.Parse()
 	if flag.NArg() > 0 || o.count < 1 {
 		flag.Usage()
 		os.Exit(2)
+	}
+	if *stack || *stackQuick {
+		if err := runStack(o, *stackQuick); err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	if *kernel || *kernelQuick {
 		if err := runKernel(o, *kernelQuick, *kernelCommit); err != nil {
