@@ -22,6 +22,9 @@ const (
 	WorkPPS  = "pps"  // trafgen, one UDP flow, at its maximum or a fixed rate
 	WorkTCP  = "tcp"  // iperf3, one stream
 	WorkPing = "ping" // iputils ping
+	// WorkIdle is no traffic at all: the switch process's CPU while its
+	// ports are up and idle (Options.IdleWindow).
+	WorkIdle = "idle"
 )
 
 // Options configure a run of the set. The zero value of a field means the
@@ -44,6 +47,9 @@ type Options struct {
 	Pings         int
 	PingIntervals []time.Duration
 	PingLimit     time.Duration
+	// IdleWindow is how long the switch process's CPU is measured with
+	// no traffic (switches with a process only); negative: not at all.
+	IdleWindow time.Duration
 	// Bin is a directory holding mswitchd; "" builds it from the module:
 	// from the work tree, or from Commit when set.
 	Bin, Commit string
@@ -72,6 +78,7 @@ func Full() Options {
 		Pings:         1000,
 		PingIntervals: []time.Duration{2 * time.Millisecond, 10 * time.Millisecond},
 		PingLimit:     30 * time.Second,
+		IdleWindow:    5 * time.Second,
 		Prefix:        "mxk",
 		QuietWait:     20 * time.Second,
 		RedoBudget:    150 * time.Second,
@@ -90,6 +97,7 @@ func Quick() Options {
 		Pings:         200,
 		PingIntervals: []time.Duration{2 * time.Millisecond},
 		PingLimit:     10 * time.Second,
+		IdleWindow:    time.Second,
 		Prefix:        "mxk",
 		QuietWait:     -1,
 		RedoBudget:    -1,
@@ -121,6 +129,9 @@ func (o *Options) defaults() {
 	}
 	if o.PingLimit == 0 {
 		o.PingLimit = f.PingLimit
+	}
+	if o.IdleWindow == 0 {
+		o.IdleWindow = f.IdleWindow
 	}
 	if o.Prefix == "" {
 		o.Prefix = f.Prefix
@@ -386,6 +397,9 @@ func (r *runner) runSwitch(ctx context.Context, name string, f fwd) (err error) 
 	}
 	r.quiet()
 	var work []func(context.Context) error
+	if r.o.IdleWindow > 0 && f.pid() != 0 {
+		work = append(work, r.idleRow)
+	}
 	for _, size := range r.o.Sizes {
 		work = append(work, func(ctx context.Context) error { return r.ppsRow(ctx, size, 0) })
 	}
@@ -456,6 +470,34 @@ func (r *runner) fillCPU(row *Row, u cpuUse, pps float64) {
 	}
 	row.MachineNs = float64(u.busy.Nanoseconds()) / pkts
 	row.SoftirqNs = float64(u.soft.Nanoseconds()) / pkts
+}
+
+// idleRow measures the switch process's CPU over Options.IdleWindow with
+// no traffic: what its ports cost while nothing happens.
+func (r *runner) idleRow(ctx context.Context) error {
+	what := r.name + ", idle"
+	u, n, err := redo(r, what, func() (cpuUse, float64, error) {
+		if err := sleep(ctx, 200*time.Millisecond); err != nil { // the last ping's echo
+			return cpuUse{}, 0, err
+		}
+		w, err := r.startWindow()
+		if err != nil {
+			return cpuUse{}, 0, err
+		}
+		if err := sleep(ctx, r.o.IdleWindow); err != nil {
+			return cpuUse{}, 0, err
+		}
+		u, err := r.endWindow(w)
+		return u, u.other, err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	row := Row{Switch: r.name, Workload: WorkIdle, Background: u.other, Note: redoNote(n)}
+	r.fillCPU(&row, u, 0)
+	r.o.Logf("kernel: %s: switch %.2f%% CPU over %v", what, row.SwitchCPUPct, u.wall.Round(time.Millisecond))
+	r.rep.Rows = append(r.rep.Rows, row)
+	return nil
 }
 
 func (r *runner) pingRow(ctx context.Context, iv time.Duration) error {

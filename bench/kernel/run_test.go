@@ -175,13 +175,14 @@ func TestTargets(t *testing.T) {
 		for _, iv := range o.PingIntervals {
 			add(Row{Switch: sw, Workload: WorkPing, RTT: &RTT{Interval: iv, Sent: 10, Replies: 10, P99: 50}})
 		}
+		add(Row{Switch: sw, Workload: WorkIdle, SwitchCPUPct: 0.2})
 	}
 	rep.Switches = append(rep.Switches, SwitchRun{Name: SwitchMswitchAFPacket, Skipped: "failed: start: boom\nmore"})
 	ts := rep.Targets()
-	if len(ts) != 10 {
+	if len(ts) != 12 {
 		t.Fatalf("%d targets", len(ts))
 	}
-	for i, tg := range ts[:5] {
+	for i, tg := range ts[:6] {
 		if tg.Status != "met" {
 			t.Errorf("%d: %+v", i, tg)
 		}
@@ -189,7 +190,7 @@ func TestTargets(t *testing.T) {
 	if !strings.Contains(ts[0].Got, "mswitch-afxdp 60% of a core") {
 		t.Errorf("no background note: %+v", ts[0])
 	}
-	for _, tg := range ts[5:] {
+	for _, tg := range ts[6:] {
 		if tg.Status != "not measured" || tg.Got != "mswitch-afpacket: failed: start: boom" {
 			t.Errorf("%+v", tg)
 		}

@@ -125,6 +125,18 @@ func (rep *Report) Targets() []Target {
 					a.Gbps >= 0.9*b.Gbps && a.Retransmits <= b.Retransmits, ""
 			})
 
+		if m != SwitchMswitchAFXDPPoll && o.IdleWindow > 0 {
+			add(fmt.Sprintf("%s: CPU with its ports idle", m), fmt.Sprintf("< 1%% of a core over %v", o.IdleWindow),
+				func() (string, bool, string) {
+					a := rep.Find(m, WorkIdle, 0, 0)
+					note(a)
+					if a == nil || a.SwitchCPUPct < 0 {
+						return "", false, why(m)
+					}
+					return fmt.Sprintf("%.2f%% of a core", a.SwitchCPUPct), a.SwitchCPUPct < 1, ""
+				})
+		}
+
 		add(fmt.Sprintf("%s: ping round trip, p99", m), "<= ovs-afxdp's, at every interval",
 			func() (string, bool, string) {
 				var got []string

@@ -220,9 +220,29 @@ func writeKernelMarkdown(w io.Writer, rep *kernelbench.Report, m machine, cmdlin
 	}
 	fmt.Fprintln(w)
 
+	if rows := idleRows(rep); len(rows) > 0 {
+		fmt.Fprintf(w, "### Idle\n\nThe switch process's CPU over %v with its two ports up and no traffic.\n\n", rep.Options.IdleWindow)
+		fmt.Fprintf(w, "| Switch | Switch CPU %% | Background %% | Notes |\n|---|---:|---:|---|\n")
+		for _, r := range rows {
+			fmt.Fprintf(w, "| %s | %.2f | %.0f | %s |\n", r.Switch, r.SwitchCPUPct, r.Background, r.Note)
+		}
+		fmt.Fprintln(w)
+	}
+
 	if notes = strings.TrimSpace(notes); notes != "" {
 		fmt.Fprintf(w, "%s\n\n", notes)
 	}
+}
+
+// idleRows are the idle rows of switches with a process.
+func idleRows(rep *kernelbench.Report) []kernelbench.Row {
+	var rows []kernelbench.Row
+	for _, r := range rep.Rows {
+		if r.Workload == kernelbench.WorkIdle && r.SwitchCPUPct >= 0 {
+			rows = append(rows, r)
+		}
+	}
+	return rows
 }
 
 // perCPU writes each CPU's busy share: "100 + 31".
