@@ -98,9 +98,16 @@
 // AF_PACKET port.
 //
 // AF_XDP carries no offload metadata, yet a veth peer sends TCP and UDP with
-// the checksum left to the NIC (CHECKSUM_PARTIAL, its default), and, since
-// the XDP program takes multi-buffer packets, its 64 KB TCP packets whole
-// (GSO). So the port reads each packet it receives (vnet.InferOffload): a
+// the checksum left to the NIC (CHECKSUM_PARTIAL, its default), and packets
+// longer than the MTU may arrive whole where the driver aggregates them
+// (GRO, multi-buffer). On veth they do not: attaching any XDP program, even
+// one that takes multi-buffer packets, takes TSO away from the peer
+// (veth_xdp_set clears NETIF_F_GSO_SOFTWARE in its hw_features, Linux 6.18:
+// "tx-tcp-segmentation: off [fixed]"), so the peer's stack segments TCP to
+// the MTU before it sends, and one TCP stream through a switch of AF_XDP
+// ports moves MTU-sized frames, a few Gb/s, where the kernel's bridge moves
+// 64 KB packets. That is the kernel's limit; an AF_PACKET port keeps GSO.
+// So the port reads each packet it receives (vnet.InferOffload): a
 // checksum field holding just the pseudo-header sum, in a packet whose full
 // checksum does not verify, is unfinished, and a TCP packet longer than the
 // interface's MTU is a GSO packet. It describes them in Slot.Offload, and
