@@ -26,10 +26,14 @@
 //     their own directories, ports of type system (AF_PACKET, with
 //     userspace-tso-enable) or afxdp (PMD thread on CPU 1);
 //   - mswitch-afxdp, mswitch-afpacket: mswitchd started inside mxk-sw, a
-//     learning switch with two kernel ports of that type.
+//     learning switch with two kernel ports of that type, in interrupt mode;
+//     mswitch-afxdp-adaptive and mswitch-afxdp-poll: the same afxdp ports in
+//     adaptive mode (polling for a short window after each packet) and in
+//     poll mode (a core busy-polling, as OVS's PMD).
 //
 // The workloads, each through every switch:
 //
+//   - idle: the switch process's CPU over five seconds with no traffic;
 //   - packet rate: trafgen (netsniff-ng) sends one UDP flow of 64-byte and
 //     of 1,518-byte frames (60 and 1,514 bytes without the FCS) as fast as
 //     it can from mxk-h1e; mxk-h2 drops the flow in an nftables netdev

@@ -20,6 +20,7 @@ import (
 type mswitch struct {
 	afxdp    bool
 	mode     string
+	windowUS int // KernelSpec.PollWindowUS (adaptive mode); 0: the default
 	bin      string // mswitchd
 	dir      string // the set's directory
 	d        *proc
@@ -98,7 +99,7 @@ func (m *mswitch) up(ctx context.Context, t *topo) error {
 	}
 	for _, v := range []string{t.v1, t.v2} {
 		p, err := c.AddPort(ctx, "sw0", control.PortSpec{Name: v, Type: m.typ(),
-			Kernel: &control.KernelSpec{Interface: v, Queues: 1, Mode: m.mode}})
+			Kernel: &control.KernelSpec{Interface: v, Queues: 1, Mode: m.mode, PollWindowUS: m.windowUS}})
 		if err != nil {
 			return fmt.Errorf("mswitchd: add %s port %s: %w\n%s", m.typ(), v, err, tail(m.d.Out.String()))
 		}

@@ -17,15 +17,20 @@ const (
 	// SwitchMswitchAFXDPPoll is mswitch-afxdp with busy-polling queues
 	// (--mode poll): OVS's PMD way, a core for latency.
 	SwitchMswitchAFXDPPoll = "mswitch-afxdp-poll"
+	// SwitchMswitchAFXDPAdaptive is mswitch-afxdp with adaptive queues
+	// (--mode adaptive, the default window): interrupt mode that polls
+	// for a short time after each packet.
+	SwitchMswitchAFXDPAdaptive = "mswitch-afxdp-adaptive"
 )
 
 // AllSwitches is every switch, in the order the set runs them.
 var AllSwitches = []string{SwitchDirect, SwitchBridge, SwitchOVSSystem, SwitchOVSAFXDP,
-	SwitchMswitchAFXDP, SwitchMswitchAFPacket, SwitchMswitchAFXDPPoll}
+	SwitchMswitchAFXDP, SwitchMswitchAFPacket, SwitchMswitchAFXDPAdaptive, SwitchMswitchAFXDPPoll}
 
 // isMswitch reports whether switch name is mswitchd.
 func isMswitch(name string) bool {
-	return name == SwitchMswitchAFXDP || name == SwitchMswitchAFPacket || name == SwitchMswitchAFXDPPoll
+	return name == SwitchMswitchAFXDP || name == SwitchMswitchAFPacket || name == SwitchMswitchAFXDPPoll ||
+		name == SwitchMswitchAFXDPAdaptive
 }
 
 // switchCPU is the CPU the switch process runs on; the hosts' tools run on
@@ -73,14 +78,17 @@ func newFwd(name string, r *runner) (fwd, string) {
 			}
 		}
 		return &ovs{afxdp: name == SwitchOVSAFXDP, dir: r.dir}, ""
-	case SwitchMswitchAFXDP, SwitchMswitchAFPacket, SwitchMswitchAFXDPPoll:
+	case SwitchMswitchAFXDP, SwitchMswitchAFPacket, SwitchMswitchAFXDPPoll, SwitchMswitchAFXDPAdaptive:
 		bin, why := r.mswitchd()
 		if why != "" {
 			return nil, why
 		}
 		m := &mswitch{afxdp: name != SwitchMswitchAFPacket, mode: "interrupt", bin: bin, dir: r.dir}
-		if name == SwitchMswitchAFXDPPoll {
+		switch name {
+		case SwitchMswitchAFXDPPoll:
 			m.mode = "poll"
+		case SwitchMswitchAFXDPAdaptive:
+			m.mode = "adaptive"
 		}
 		return m, ""
 	}

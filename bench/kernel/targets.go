@@ -27,7 +27,7 @@ func (rep *Report) Targets() []Target {
 	var ts []Target
 	o := rep.Options
 	ovs := SwitchOVSAFXDP
-	for _, m := range []string{SwitchMswitchAFXDP, SwitchMswitchAFPacket, SwitchMswitchAFXDPPoll} {
+	for _, m := range []string{SwitchMswitchAFXDP, SwitchMswitchAFPacket, SwitchMswitchAFXDPAdaptive, SwitchMswitchAFXDPPoll} {
 		if !contains(o.Switches, m) {
 			continue
 		}

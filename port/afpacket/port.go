@@ -107,7 +107,7 @@ const (
 	DefaultTxSlots   = 1024
 	DefaultTxBufSize = 4096
 	MaxQueues        = 64
-	MaxPollWindow    = 10 * time.Millisecond
+	MaxPollWindow    = time.Second
 	maxFrameSize     = 128 << 10
 )
 

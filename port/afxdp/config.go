@@ -132,7 +132,7 @@ func ParseCopyMode(s string) (CopyMode, error) {
 // Limits and defaults.
 const (
 	// MaxPollWindow bounds Config.PollWindow.
-	MaxPollWindow = 10 * time.Millisecond
+	MaxPollWindow = time.Second
 	// MaxQueues is the most queues a port binds.
 	MaxQueues = 64
 	// DefaultFrameSize is the default UMEM frame size: one page, as in
