@@ -20,7 +20,7 @@ import (
 type mswitch struct {
 	afxdp    bool
 	mode     string
-	windowUS int // KernelSpec.PollWindowUS (adaptive mode); 0: the default
+	windowUS int    // KernelSpec.PollWindowUS (adaptive mode); 0: the default
 	bin      string // mswitchd
 	dir      string // the set's directory
 	d        *proc
