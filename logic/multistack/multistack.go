@@ -108,36 +108,10 @@ const (
 	numOutcomes
 )
 
-// key is a tuple in the lookup table. IPv4 addresses fill ip[:4].
-type key struct {
-	ip    [16]byte
-	port  uint16
-	proto uint8
-	v6    bool
-}
-
-// ownKey says that port holds a reservation on an address.
-type ownKey struct {
-	ip   [16]byte
-	port logic.PortID
-	v6   bool
-}
-
-func keyOf(t Tuple) key {
-	k := key{port: t.Port, proto: t.Proto, v6: !t.IP.Is4()}
-	if k.v6 {
-		k.ip = t.IP.As16()
-	} else {
-		a := t.IP.As4()
-		copy(k.ip[:], a[:])
-	}
-	return k
-}
-
 // table is what Lookup reads: immutable once published.
 type table struct {
-	owner  map[key]logic.PortID
-	owns   map[ownKey]struct{}
+	owner  *index         // tupleKey -> the port holding the tuple
+	owns   *index         // ownerKey: the port holds a reservation on the address
 	shared []logic.PortID // the host port and every port holding reservations
 	nic    logic.PortID
 	host   logic.PortID
@@ -179,14 +153,14 @@ func New() *Multistack {
 // Preconditions: m.mu is held, or m is not shared yet.
 func (m *Multistack) publish() {
 	t := &table{
-		owner: make(map[key]logic.PortID, len(m.res)),
-		owns:  make(map[ownKey]struct{}),
+		owner: newIndex(len(m.res)),
+		owns:  newIndex(len(m.res)),
 		nic:   m.nic,
 		host:  m.host,
 	}
 	for k, r := range m.res {
-		t.owner[k] = r.Out
-		t.owns[ownKey{ip: k.ip, port: r.Out, v6: k.v6}] = struct{}{}
+		t.owner.put(k, r.Out)
+		t.owns.put(ownerKey(k.a, !r.IP.Is4(), r.Out), r.Out)
 	}
 	if m.host != NoPort {
 		t.shared = append(t.shared, m.host)
@@ -275,7 +249,7 @@ func (m *Multistack) Owner(t Tuple) (logic.PortID, bool) {
 	if err != nil {
 		return 0, false
 	}
-	p, ok := m.tab.Load().owner[keyOf(t)]
+	p, ok := m.tab.Load().owner.get(keyOf(t))
 	return p, ok
 }
 
@@ -382,30 +356,35 @@ func (m *Multistack) PortRemoved(id logic.PortID) {
 func (m *Multistack) Lookup(pkts []logic.Packet, in logic.PortID) {
 	t := m.tab.Load()
 	var n [numOutcomes]uint64
-	for i := range pkts {
-		d, o := t.decide(pkts[i].Data, in)
-		if d == logic.ToSet {
-			pkts[i].Set = t.shared
+	// The batch comes from one port: its role is found once.
+	switch in {
+	case t.nic:
+		for i := range pkts {
+			d, o := t.fromNIC(pkts[i].Data)
+			if d == logic.ToSet {
+				pkts[i].Set = t.shared
+			}
+			pkts[i].Dst = d
+			n[o]++
 		}
-		pkts[i].Dst = d
-		n[o]++
+	case t.host:
+		for i := range pkts {
+			d, o := t.fromHost(pkts[i].Data)
+			pkts[i].Dst = d
+			n[o]++
+		}
+	default:
+		for i := range pkts {
+			d, o := t.fromStack(pkts[i].Data, in)
+			pkts[i].Dst = d
+			n[o]++
+		}
 	}
 	for o, c := range n {
 		if c != 0 {
 			m.counts[o].Add(c)
 		}
 	}
-}
-
-// decide finds one packet's destination and its outcome.
-func (t *table) decide(b []byte, in logic.PortID) (logic.Dst, outcome) {
-	switch in {
-	case t.nic:
-		return t.fromNIC(b)
-	case t.host:
-		return t.fromHost(b)
-	}
-	return t.fromStack(b, in)
 }
 
 func (t *table) fromNIC(b []byte) (logic.Dst, outcome) {
@@ -419,7 +398,7 @@ func (t *table) fromNIC(b []byte) (logic.Dst, outcome) {
 	}
 	switch c {
 	case clsL4:
-		if p, ok := t.owner[key{ip: h.dst, port: h.dport, proto: h.proto, v6: h.v6}]; ok {
+		if p, ok := t.owner.get(tupleKey(h.dst, h.v6, h.proto, h.dport)); ok {
 			return logic.To(p), toStack
 		}
 	case clsNeighbour:
@@ -456,11 +435,11 @@ func (t *table) fromStack(b []byte, in logic.PortID) (logic.Dst, outcome) {
 	}
 	switch c {
 	case clsL4:
-		if p, ok := t.owner[key{ip: h.src, port: h.sport, proto: h.proto, v6: h.v6}]; !ok || p != in {
+		if p, ok := t.owner.get(tupleKey(h.src, h.v6, h.proto, h.sport)); !ok || p != in {
 			return logic.Drop, spoofed
 		}
 	case clsNeighbour:
-		if _, ok := t.owns[ownKey{ip: h.src, port: in, v6: h.v6}]; !ok {
+		if _, ok := t.owns.get(ownerKey(h.src, h.v6, in)); !ok {
 			return logic.Drop, spoofed
 		}
 	case clsFragment:
@@ -479,7 +458,7 @@ func (t *table) fromHost(b []byte) (logic.Dst, outcome) {
 	var h headers
 	switch h.parse(b) {
 	case clsL4:
-		if p, ok := t.owner[key{ip: h.src, port: h.sport, proto: h.proto, v6: h.v6}]; ok && p != t.host {
+		if p, ok := t.owner.get(tupleKey(h.src, h.v6, h.proto, h.sport)); ok && p != t.host {
 			return logic.Drop, spoofed
 		}
 	case clsBadChecksum:
