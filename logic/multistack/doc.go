@@ -79,10 +79,11 @@
 // drops what the host sends from a reserved tuple.
 //
 // Lookup loads the current table with one atomic load and looks each
-// packet up in a Go map without locking or allocating. Every change builds
-// a new immutable table and swaps it in, so changes cost O(reservations),
-// may be made at any time from any goroutine, and are seen by the next
-// batch. The counters are updated once per batch.
+// packet up in an open-addressing hash table (at most a quarter full, with
+// a random seed per table) without locking or allocating. Every change
+// builds a new immutable table and swaps it in, so changes cost
+// O(reservations), may be made at any time from any goroutine, and are
+// seen by the next batch. The counters are updated once per batch.
 //
 // Reservations and roles name switch port IDs. When a port is detached,
 // the module (as a logic.PortObserver) releases its reservations and clears
