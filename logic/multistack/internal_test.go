@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mswitch/mswitch/frame"
+	ft "github.com/mswitch/mswitch/frame/frametest"
 	"github.com/mswitch/mswitch/logic"
 )
 
@@ -92,4 +94,47 @@ func TestIndex(t *testing.T) {
 			}
 		}
 	}
+}
+
+// parseSeeds are frames for FuzzParseFast and TestParseFast: fast is
+// whether parseFast takes them.
+var parseSeeds = []struct {
+	b    []byte
+	fast bool
+}{
+	{ft.Frame(ft.Ethernet(frame.TypeIPv4), ft.IPv4{Proto: frame.ProtoUDP}.Build(ft.UDP(1, 53, make([]byte, 18)))), true},
+	{ft.Frame(ft.Ethernet(frame.TypeIPv4), ft.IPv4{Proto: frame.ProtoTCP}.Build(ft.TCP(40000, 80))), true},
+	{ft.Frame(ft.Ethernet(frame.TypeIPv4), ft.IPv4{Proto: frame.ProtoUDP}.Build(ft.UDP(1, 53, nil))), false}, // IP total 28: padding follows
+	{ft.Frame(ft.Ethernet(frame.TypeIPv4), ft.IPv4{Proto: frame.ProtoTCP, Options: 4}.Build(ft.TCP(1, 80))), false},
+	{ft.Frame(ft.Ethernet(frame.TypeIPv4), ft.IPv4{Proto: frame.ProtoTCP, More: true}.Build(ft.TCP(1, 80))), false},
+	{ft.Frame(ft.Ethernet(frame.TypeIPv4, ft.VLAN{TPID: frame.TypeVLAN, VID: 1}), ft.IPv4{Proto: frame.ProtoTCP}.Build(ft.TCP(1, 80))), false},
+	{ft.Frame(ft.Ethernet(frame.TypeIPv4), ft.IPv4{Proto: frame.ProtoICMP}.Build(make([]byte, 40))), false},
+	{ft.Frame(ft.Ethernet(frame.TypeIPv6), ft.IPv6{Next: frame.ProtoTCP}.Build(ft.TCP(1, 80))), false},
+}
+
+// TestParseFast checks that the fast path takes the frames it is for.
+func TestParseFast(t *testing.T) {
+	for i, s := range parseSeeds {
+		var h headers
+		if got := h.parseFast(s.b); got != s.fast {
+			t.Errorf("seed %d: parseFast = %v, want %v", i, got, s.fast)
+		}
+	}
+}
+
+// FuzzParseFast checks that wherever parseFast takes a frame, parse reads
+// the same headers from it.
+func FuzzParseFast(f *testing.F) {
+	for _, s := range parseSeeds {
+		f.Add(s.b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast, slow headers
+		if !fast.parseFast(b) {
+			return
+		}
+		if c := slow.parse(b); c != clsL4 || slow != fast {
+			t.Fatalf("parseFast: %+v; parse: %v, %+v", fast, c, slow)
+		}
+	})
 }

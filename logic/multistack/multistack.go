@@ -392,9 +392,11 @@ func (t *table) fromNIC(b []byte) (logic.Dst, outcome) {
 		return t.toShared()
 	}
 	var h headers
-	c := h.parse(b)
-	if h.frag && c < clsFragment { // a first fragment is a fragment, whatever it carries
-		c = clsFragment
+	c := clsL4
+	if !h.parseFast(b) {
+		if c = h.parse(b); h.frag && c < clsFragment { // a first fragment is a fragment, whatever it carries
+			c = clsFragment
+		}
 	}
 	switch c {
 	case clsL4:
@@ -429,9 +431,11 @@ func (t *table) toShared() (logic.Dst, outcome) {
 
 func (t *table) fromStack(b []byte, in logic.PortID) (logic.Dst, outcome) {
 	var h headers
-	c := h.parse(b)
-	if h.frag && c < clsFragment { // a first fragment is a fragment, whatever it carries
-		c = clsFragment
+	c := clsL4
+	if !h.parseFast(b) {
+		if c = h.parse(b); h.frag && c < clsFragment { // a first fragment is a fragment, whatever it carries
+			c = clsFragment
+		}
 	}
 	switch c {
 	case clsL4:
@@ -456,7 +460,11 @@ func (t *table) fromStack(b []byte, in logic.PortID) (logic.Dst, outcome) {
 
 func (t *table) fromHost(b []byte) (logic.Dst, outcome) {
 	var h headers
-	switch h.parse(b) {
+	c := clsL4
+	if !h.parseFast(b) {
+		c = h.parse(b)
+	}
+	switch c {
 	case clsL4:
 		if p, ok := t.owner.get(tupleKey(h.src, h.v6, h.proto, h.sport)); ok && p != t.host {
 			return logic.Drop, spoofed
