@@ -57,9 +57,11 @@
 //
 // BenchmarkFig16 is Figure 16 (module complexity): 60-byte throughput with the
 // cross-connect, the learning bridge with one and with 1000 learned source
-// and destination addresses, and the L4 port filter. Its sender is a small
-// backend of its own that lends prebuilt frames round-robin, so that the
-// bridge sees 1000 different addresses.
+// and destination addresses, the L4 port filter (the paper's §5.2) and the
+// 3-tuple demultiplexer of user-level stacks (multistack, §5.3: the sender is
+// its NIC port and the receiver holds the flow's destination tuple). Its
+// sender is a small backend of its own that lends prebuilt frames
+// round-robin, so that the bridge sees 1000 different addresses.
 //
 // TestZeroAllocs checks that one replay-and-forward cycle allocates nothing,
 // for each module, for flooding and for a chained 9000-byte frame. allocs/op
