@@ -47,7 +47,8 @@
 //	  TCP or UDP from a tuple another port reserved   -> drop          spoofed
 //	  anything else                                   -> NIC port      to_nic
 //
-// Drops that apply before the table above, from the NIC and stack ports:
+// Drops that apply before the table above, from the NIC and stack ports
+// (a frame from the NIC to a group address is shared unparsed):
 //
 //	fragment      an IPv4 fragment (MF set or offset not zero) or an IPv6
 //	              packet with a fragment header: its later fragments carry
