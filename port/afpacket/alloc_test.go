@@ -13,9 +13,15 @@ import (
 // and Wait with frames waiting, and a transmit round (Room, Buffer, SetSlot,
 // SetOffload, Publish, Notify).
 func TestAllocs(t *testing.T) {
+	for _, mode := range []Mode{ModeInterrupt, ModeAdaptive} {
+		t.Run(mode.String(), func(t *testing.T) { testAllocs(t, mode) })
+	}
+}
+
+func testAllocs(t *testing.T, mode Mode) {
 	requireRoot(t)
 	h := newHost(t, "mxp"+uniq()+"a", "10.78.2.1/24", 1500)
-	p, err := Open(Config{Interface: h.Sw})
+	p, err := Open(Config{Interface: h.Sw, Mode: mode})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -416,12 +416,18 @@ func TestMalformed(t *testing.T) {
 // Release on one port, Room, Buffer, SetSlot, Publish and Notify on the
 // other.
 func TestZeroAlloc(t *testing.T) {
+	for _, mode := range []Mode{Interrupt, Adaptive} {
+		t.Run(mode.String(), func(t *testing.T) { testZeroAlloc(t, mode) })
+	}
+}
+
+func testZeroAlloc(t *testing.T, mode Mode) {
 	e := newEnv(t)
 	h1 := e.addHost(1, hostOpts{})
 	h2 := e.addHost(2, hostOpts{})
 	var ports [2]*Port
 	for i, h := range []*host{h1, h2} {
-		p, err := Open(Config{Interface: h.sw, Logger: testLogger(t)})
+		p, err := Open(Config{Interface: h.sw, Mode: mode, Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -448,6 +454,9 @@ func TestZeroAlloc(t *testing.T) {
 	var tail uint32
 	var moved int
 	step := func() {
+		if err := in.Wait(); err != nil { // frames are queued: returns at once
+			t.Fatal(err)
+		}
 		n := in.Receive(slots)
 		if n == 0 || out.Room(tail) == 0 {
 			return
