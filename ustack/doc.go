@@ -19,7 +19,8 @@
 // longer frames are chained over several buffers).
 //
 // Receiving: Attach starts one goroutine that sleeps in Client.Wait
-// (interrupt mode: on the ring's eventfd, no CPU while idle), takes up to
+// (interrupt mode: on the ring's eventfd; it wakes every 100 ms while idle
+// so that Close never races a call into the client), takes up to
 // EndpointOptions.Batch frames per Client.Receive, and delivers each to the
 // stack. Frames are copied once, from the shared memory into buffers the
 // stack owns from then on; the memif slots go back to the switch at once.
@@ -39,9 +40,12 @@
 // and Close closes it. WritePackets may be called from any number of
 // goroutines (a mutex serialises them over the one TX ring); the receive
 // goroutine is the only reader of the RX ring. PacketBuffers given to
-// WritePackets are the stack's: the endpoint only reads them. Close, and
-// Attach(nil) (the stack removing its NIC), disconnect the client and wait
-// for the receive goroutine, so an endpoint serves one NIC once. Done is
+// WritePackets are the stack's: the endpoint only reads them. Close
+// disconnects the client and waits for the receive goroutine; Attach(nil)
+// (the stack removing its NIC) disconnects without waiting, so an endpoint
+// serves one NIC once. Close the endpoint before destroying its stack
+// (Stack.Close does): gVisor's Stack.Destroy waits for link endpoints
+// while holding a lock that the receive goroutine may need. Done is
 // closed when the memif connection ends for any reason (the switch went
 // away, the port was deleted, Close); Stats may be read at any time.
 package ustack

@@ -25,6 +25,10 @@ const DefaultBatch = 64
 // DefaultTxWait is how long WritePackets waits for room in a full TX ring.
 const DefaultTxWait = 2 * time.Millisecond
 
+// rxPoll bounds each sleep of the receive goroutine, so that Close can
+// take the client from it (Close waits at most this long).
+const rxPoll = 100 * time.Millisecond
+
 // EndpointOptions configures an Endpoint.
 type EndpointOptions struct {
 	// MAC is the endpoint's Ethernet address (required).
@@ -37,6 +41,11 @@ type EndpointOptions struct {
 	// TxWait bounds how long WritePackets waits for a full TX ring to
 	// drain (default DefaultTxWait; negative: never wait).
 	TxWait time.Duration
+	// GSO lets TCP build segments of up to 64 KB that the stack cuts to
+	// the MSS just before the link (gVisor's software GSO): one pass of
+	// TCP's sender per 64 KB instead of per segment. Frames on the wire
+	// are the same.
+	GSO bool
 }
 
 // Drop reasons, the keys of Stats.Drops.
@@ -63,6 +72,7 @@ type Stats struct {
 // documentation for its contract.
 type Endpoint struct {
 	c        *memif.Client
+	gso      bool
 	batch    int
 	txWait   time.Duration
 	maxFrame int // Ethernet header + MTU
@@ -73,8 +83,12 @@ type Endpoint struct {
 	mtu        uint32
 	started    bool
 
-	rxDone  chan struct{} // closed when the receive goroutine returns
-	closeMu sync.Once
+	rxDone chan struct{} // closed when the receive goroutine returns
+
+	// cmu guards the client's data calls (read) against closing it
+	// (write): no call may start once Client.Close has begun.
+	cmu    sync.RWMutex
+	closed bool // guarded by cmu
 
 	// tx is guarded by txMu: the one TX ring, its scratch frames.
 	txMu     sync.Mutex
@@ -86,7 +100,10 @@ type Endpoint struct {
 	drops                         [5]atomic.Uint64 // by dropReasons index
 }
 
-var _ stack.LinkEndpoint = (*Endpoint)(nil)
+var (
+	_ stack.LinkEndpoint = (*Endpoint)(nil)
+	_ stack.GSOEndpoint  = (*Endpoint)(nil)
+)
 
 // NewEndpoint makes an endpoint of a connected client, which it takes
 // over (see Close). It does not start receiving before Attach.
@@ -112,6 +129,7 @@ func NewEndpoint(c *memif.Client, opts EndpointOptions) (*Endpoint, error) {
 	}
 	e := &Endpoint{
 		c:        c,
+		gso:      opts.GSO,
 		batch:    opts.Batch,
 		txWait:   opts.TxWait,
 		maxFrame: int(mtu) + header.EthernetMinimumSize,
@@ -157,21 +175,32 @@ const (
 // Close implements stack.LinkEndpoint: it disconnects the memif client
 // and waits for the receive goroutine.
 func (e *Endpoint) Close() {
-	e.closeMu.Do(func() {
-		e.c.Close()
-	})
+	e.disconnect()
 	e.Wait()
 }
 
+// disconnect closes the client once no data call is in progress; none
+// starts after.
+func (e *Endpoint) disconnect() {
+	e.cmu.Lock()
+	defer e.cmu.Unlock()
+	if !e.closed {
+		e.closed = true
+		e.c.Close()
+	}
+}
+
 // Attach implements stack.LinkEndpoint. The first non-nil dispatcher
-// starts the receive goroutine; nil (the NIC going away) closes the
-// endpoint.
+// starts the receive goroutine; nil (the NIC going away) disconnects the
+// client, which ends the goroutine, without waiting for it: the stack
+// calls Attach(nil) holding a lock that the goroutine may need to finish
+// delivering a packet.
 func (e *Endpoint) Attach(d stack.NetworkDispatcher) {
 	if d == nil {
 		e.mu.Lock()
 		e.dispatcher = nil
 		e.mu.Unlock()
-		e.Close()
+		e.disconnect()
 		return
 	}
 	e.mu.Lock()
@@ -191,7 +220,11 @@ func (e *Endpoint) IsAttached() bool {
 }
 
 // Wait implements stack.LinkEndpoint: it waits for the receive goroutine,
-// if it was started, to return (after Close or the end of the connection).
+// if it was started, to return (after Close, Attach(nil) or the end of the
+// connection). gVisor's Stack.Wait (and Destroy) call it holding the
+// stack's lock, which the goroutine may be waiting for while it delivers a
+// packet: close the endpoint before destroying its stack, as Stack.Close
+// does.
 func (e *Endpoint) Wait() {
 	e.mu.RLock()
 	started := e.started
@@ -242,6 +275,23 @@ func (*Endpoint) Capabilities() stack.LinkEndpointCapabilities {
 	return stack.CapabilityResolutionRequired
 }
 
+// GSOMaxSize implements stack.GSOEndpoint.
+func (e *Endpoint) GSOMaxSize() uint32 {
+	if e.gso {
+		return stack.GVisorGSOMaxSize
+	}
+	return 0
+}
+
+// SupportedGSO implements stack.GSOEndpoint: gVisor's software GSO with
+// EndpointOptions.GSO, none otherwise.
+func (e *Endpoint) SupportedGSO() stack.SupportedGSO {
+	if e.gso {
+		return stack.GVisorGSOSupported
+	}
+	return stack.GSONotSupported
+}
+
 // ARPHardwareType implements stack.LinkEndpoint.
 func (*Endpoint) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareEther }
 
@@ -284,11 +334,24 @@ func (e *Endpoint) receive() {
 		}
 	}()
 	for {
-		if _, err := e.c.Wait(0, -1); err != nil {
+		e.cmu.RLock()
+		if e.closed {
+			e.cmu.RUnlock()
+			return
+		}
+		_, err := e.c.Wait(0, rxPoll)
+		e.cmu.RUnlock()
+		if err != nil {
 			return
 		}
 		for {
+			e.cmu.RLock()
+			if e.closed {
+				e.cmu.RUnlock()
+				return
+			}
 			n, err := e.c.Receive(0, bufs, sizes)
+			e.cmu.RUnlock()
 			if err != nil {
 				return
 			}
@@ -381,7 +444,12 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 	sent := 0
 	var deadline time.Time
 	for sent < len(out) {
-		n, err := e.c.Send(0, out[sent:])
+		e.cmu.RLock()
+		n, err := 0, net.ErrClosed
+		if !e.closed {
+			n, err = e.c.Send(0, out[sent:])
+		}
+		e.cmu.RUnlock()
 		if err != nil {
 			e.drop(iDown, len(out)-sent)
 			if sent == 0 {

@@ -225,3 +225,138 @@ func TestDisconnect(t *testing.T) {
 		t.Fatal("receive goroutine still running")
 	}
 }
+
+// TestCloseUnderLoad closes a stack while the other one keeps sending to
+// it: the receive goroutine may be delivering (and the stack answering
+// with resets) while the stack is destroyed. Close must return.
+func TestCloseUnderLoad(t *testing.T) {
+	for i := 0; i < 5; i++ {
+		ts := newTestSwitch(t)
+		a := ts.stack(1, "10.0.4.1/24")
+		b := ts.stack(2, "10.0.4.2/24")
+		ln, err := gonet.ListenTCP(a.Stack, fullAddr("10.0.4.1", 9), ipv4.ProtocolNumber)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go io.Copy(io.Discard, c)
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		stop := make(chan struct{})
+		sent := make(chan struct{})
+		go func() {
+			defer close(sent)
+			buf := make([]byte, 64<<10)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := gonet.DialContextTCP(ctx, b.Stack, fullAddr("10.0.4.1", 9), ipv4.ProtocolNumber)
+				if err != nil {
+					continue
+				}
+				c.SetWriteDeadline(time.Now().Add(time.Second))
+				for k := 0; k < 8; k++ {
+					if _, err := c.Write(buf); err != nil {
+						break
+					}
+				}
+				c.Close()
+			}
+		}()
+		time.Sleep(50 * time.Millisecond)
+		done := make(chan struct{})
+		go func() {
+			a.Close()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: Close did not return under load", i)
+		}
+		close(stop)
+		cancel()
+		<-sent
+	}
+}
+
+// TestOptions: the echo with software GSO and with a FIFO queue in front
+// of the endpoint.
+func TestOptions(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		gso   bool
+		queue int
+	}{{"gso", true, 0}, {"queue", false, 256}, {"both", true, 256}} {
+		t.Run(c.name, func(t *testing.T) {
+			ts := newTestSwitch(t)
+			mk := func(id uint32, addr string) *Stack {
+				p, err := ts.srv.NewPort(memif.PortConfig{ID: id, Name: fmt.Sprint(id)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := ts.sw.Attach(p, fabric.PortConfig{Name: fmt.Sprint(id)}); err != nil {
+					t.Fatal(err)
+				}
+				cl, err := memif.Dial(ts.path, memif.ClientConfig{ID: id})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ep, err := NewEndpoint(cl, EndpointOptions{MAC: net.HardwareAddr{2, 0, 0, 0, 5, byte(id)}, GSO: c.gso})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := NewStack(ep, StackConfig{Addr: netip.MustParsePrefix(addr), QueueLen: c.queue})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(s.Close)
+				return s
+			}
+			a, b := mk(1, "10.0.5.1/24"), mk(2, "10.0.5.2/24")
+			ln, err := gonet.ListenTCP(a.Stack, fullAddr("10.0.5.1", 7), ipv4.ProtocolNumber)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			conn, err := gonet.DialContextTCP(ctx, b.Stack, fullAddr("10.0.5.1", 7), ipv4.ProtocolNumber)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(20 * time.Second))
+			msg := make([]byte, 1<<20)
+			rand.Read(msg)
+			go conn.Write(msg)
+			got := make([]byte, len(msg))
+			if _, err := io.ReadFull(conn, got); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, msg) {
+				t.Fatal("echo differs")
+			}
+			if d := b.Endpoint().Stats().Drops[DropTooLong]; d != 0 {
+				t.Errorf("%d frames too long: GSO segments reached the link", d)
+			}
+		})
+	}
+}
