@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 // from the reserved tuple are dropped.
 func TestMultistackKernel(t *testing.T) {
 	nstest.RequireRoot(t)
+	sweepMultistackDevices(t)
 	pre := "mxm" + nstest.Uniq()
 	peer := nstest.NewHost(t, pre, "10.81.7.2/24", 1500)
 	tapName := pre + "t"
@@ -83,5 +85,26 @@ func TestMultistackKernel(t *testing.T) {
 	t.Logf("module counters: %v", mi.Counters)
 	if mi.Counters["to_stack"] < 1 || mi.Counters["to_host"] < 4 || mi.Counters["shared"] < 1 || mi.Counters["to_nic"] < 4 {
 		t.Fatalf("module counters %v", mi.Counters)
+	}
+}
+
+// sweepMultistackDevices deletes the namespaces and links of an earlier run
+// of this test that did not clean up (killed): those named mxm*.
+func sweepMultistackDevices(t *testing.T) {
+	out, _ := nstest.RunErr("ip", "netns", "list")
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(f[0], "mxm") {
+			t.Logf("deleting stale namespace %s", f[0])
+			nstest.RunErr("ip", "netns", "del", f[0])
+		}
+	}
+	out, _ = nstest.RunErr("ip", "-o", "link", "show")
+	for _, l := range strings.Split(out, "\n") {
+		// "7: mxm1a2b3cs@if6: <...": the name is the second field.
+		if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(f[1], "mxm") {
+			name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+			t.Logf("deleting stale link %s", name)
+			nstest.RunErr("ip", "link", "del", name)
+		}
 	}
 }
