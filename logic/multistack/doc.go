@@ -67,7 +67,9 @@
 //	no_host  for the host (or the shared set) with no host port and no stack
 //	no_nic   for the NIC with no NIC port
 //
-// The host's fragments go to the NIC: a first fragment is checked by its
+// Stacks and the host reach the NIC only, never each other: a stack's
+// packet to the host's address leaves through the NIC like any other. The
+// host's fragments go to the NIC: a first fragment is checked by its
 // ports, later ones carry none. An IP packet shorter than its frame is cut
 // at its own length first, so that Ethernet padding is never read as a
 // header.
