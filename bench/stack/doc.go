@@ -20,6 +20,12 @@
 //	                         (mswitchd, CPU 1)      [st1]--- memif 1: mswitch-stack
 //	                                                         10.213.0.1, the TAP's MAC
 //
+// mxs-h1e's transmit checksum offload is off: a packet with a partial
+// checksum that the switch completes on its way to a memif port makes the
+// memif server drop the client (a bug of fabric and port/memif: the
+// fabric's checksum completion asks the memif queue for a slot's buffer
+// after setting the slot's length, which the queue's check then refuses).
+//
 // Two servers share the address 10.213.0.1, both pinned to CPU 1 with the
 // switch: (a) "user-level", mswitch-stack on the memif port, port 8080,
 // which it reserves through the control API; (b) "kernel", mswitch-stack
@@ -38,7 +44,7 @@
 // measures the CPU time (utime+stime from /proc/PID/stat) of the server
 // process and of mswitchd, per request.
 //
-// Run needs root, two CPUs, ip, taskset and wrk. Everything it creates is
+// Run needs root, two CPUs, ip, taskset, ethtool and wrk. Everything it creates is
 // named under the prefix and removed at the end, also on failure and on
 // SIGINT; processes are ended by PID; every wrk run is bounded in time.
 package stackbench

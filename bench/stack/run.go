@@ -122,9 +122,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("stack set: needs root (network namespaces, TAP, AF_XDP)")
 	}
-	for _, tool := range []string{"ip", "taskset", "wrk"} {
+	for _, tool := range []string{"ip", "taskset", "wrk", "ethtool"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return nil, fmt.Errorf("stack set: needs %s (Debian: iproute2, util-linux, wrk): %w", tool, err)
+			return nil, fmt.Errorf("stack set: needs %s (Debian: iproute2, util-linux, wrk, ethtool): %w", tool, err)
 		}
 	}
 	if runtime.NumCPU() < 2 {
@@ -275,6 +275,8 @@ func (b *bed) up(ctx context.Context) error {
 		{"ip", "-n", n.ns, "link", "set", n.nsDev, "up"},
 		{"ip", "-n", n.ns, "link", "set", "lo", "up"},
 		{"ip", "link", "set", n.nic, "up"},
+		// The client computes its checksums: see the package doc.
+		{"ip", "netns", "exec", n.ns, "ethtool", "-K", n.nsDev, "tx", "off"},
 	} {
 		if err := sh(ctx, c...); err != nil {
 			return err
