@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/mswitch/mswitch/fabric"
@@ -8,6 +9,7 @@ import (
 	"github.com/mswitch/mswitch/logic"
 	"github.com/mswitch/mswitch/logic/l4filter"
 	"github.com/mswitch/mswitch/logic/learning"
+	"github.com/mswitch/mswitch/logic/multistack"
 	"github.com/mswitch/mswitch/logic/xconnect"
 )
 
@@ -33,6 +35,20 @@ func TestZeroAllocs(t *testing.T) {
 			src := attachSource(t, sw, "src", udpFrame(minSize))
 			dst := attachSink(t, sw, "dst", sourceSlots)
 			if err := f.Add(frame.ProtoUDP, udpPort, dst); err != nil {
+				t.Fatal(err)
+			}
+			return src, sw.Batch()
+		}},
+		{"multistack", func(t *testing.T) (source, int) {
+			m := multistack.New()
+			sw := newSwitch(t, fabric.Options{Logic: m})
+			src := attachSource(t, sw, "src", udpFrame(minSize))
+			dst := attachSink(t, sw, "dst", sourceSlots)
+			if err := m.SetNIC(src.id); err != nil {
+				t.Fatal(err)
+			}
+			tuple := multistack.Tuple{Proto: frame.ProtoUDP, IP: netip.AddrFrom4([4]byte{192, 0, 2, 2}), Port: udpPort}
+			if err := m.Reserve(tuple, dst); err != nil {
 				t.Fatal(err)
 			}
 			return src, sw.Batch()
