@@ -20,6 +20,10 @@
 //	                         (mswitchd, CPU 1)      [st1]--- memif 1: mswitch-stack
 //	                                                         10.213.0.1, the TAP's MAC
 //
+// The NIC port is an AF_PACKET port (Options.NIC: afxdp also works),
+// which carries offloads both ways: the kernel server's TSO packets from
+// the TAP port reach the client's veth whole.
+//
 // mxs-h1e's transmit checksum offload is off: a packet with a partial
 // checksum that the switch completes on its way to a memif port makes the
 // memif server drop the client (a bug of fabric and port/memif: the

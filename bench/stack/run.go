@@ -52,7 +52,7 @@ type Options struct {
 
 // Full is the published configuration: 10-second runs, 3 rounds.
 func Full() Options {
-	return Options{Duration: 10 * time.Second, Conns: 32, Threads: 1, Runs: 3, NIC: control.TypeAFXDP, Prefix: "mxs"}
+	return Options{Duration: 10 * time.Second, Conns: 32, Threads: 1, Runs: 3, NIC: control.TypeAFPacket, Prefix: "mxs"}
 }
 
 // Quick is for trying the set: 2-second runs, one round.
