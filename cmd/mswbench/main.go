@@ -50,6 +50,15 @@
 // BENCHMARKS.md between <!-- stack:start --> and <!-- stack:end -->,
 // including the hand-written bench/stack-notes.md; -stack-quick runs it
 // with two-second runs, once.
+//
+// With -openflow, it runs the openflow set instead (package bench/openflow,
+// as root: mswitch's openflow module against Open vSwitch's DPDK datapath,
+// both on memif ports driven by pktgen, the same rule sets loaded with
+// ovs-ofctl; about ten minutes) and writes bench/openflow.csv,
+// bench/openflow-*.png and the section of BENCHMARKS.md between
+// <!-- openflow:start --> and <!-- openflow:end -->, including the
+// hand-written bench/openflow-notes.md; -openflow-quick runs it with tiny
+// rule sets and one-second runs.
 package main
 
 import (
@@ -82,10 +91,18 @@ func main() {
 	kernelCommit := flag.String("kernel-commit", "", "build mswitchd for the kernel set from this `commit` (git archive) instead of the work tree")
 	stack := flag.Bool("stack", false, "run the stack set (HTTP to a user-level stack and to the kernel's behind a multistack switch; root) instead, and publish it in its own section")
 	stackQuick := flag.Bool("stack-quick", false, "run the stack set with two-second runs, once (to try it; give another -out)")
+	openflow := flag.Bool("openflow", false, "run the openflow set (mswitch's openflow module against OVS-DPDK on memif; root) instead, and publish it in its own section")
+	openflowQuick := flag.Bool("openflow-quick", false, "run the openflow set with tiny rule sets and one-second runs (to try it; give another -out)")
 	flag.Parse()
 	if flag.NArg() > 0 || o.count < 1 {
 		flag.Usage()
 		os.Exit(2)
+	}
+	if *openflow || *openflowQuick {
+		if err := runOpenflow(o, *openflowQuick); err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	if *stack || *stackQuick {
 		if err := runStack(o, *stackQuick); err != nil {
