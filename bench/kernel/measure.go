@@ -173,6 +173,8 @@ type ppsSample struct {
 	// switchIn and switchOut are what v1 received and v2 sent, over the
 	// whole run (0 for direct).
 	switchIn, switchOut uint64
+	kernelDrops         uint64  // topo.kernelDrops over the whole run
+	switchDrops         string  // the switch's own drops over the whole run, by reason (dropper)
 	lossPct             float64 // (sent-received)/sent
 	txPps, rxPps        float64 // over the window
 	rxBytes             uint64  // h2e's, over the window
@@ -205,6 +207,17 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 	in0, out0, err := r.t.switchCounters(ctx)
 	if err != nil {
 		return s, err
+	}
+	kd0, err := r.t.kernelDrops(ctx)
+	if err != nil {
+		return s, err
+	}
+	dr, _ := r.f.(dropper)
+	var sd0 map[string]uint64
+	if dr != nil {
+		if sd0, err = dr.drops(ctx); err != nil {
+			return s, err
+		}
 	}
 	args := []string{"trafgen", "--notouch-irq", "--no-sock-mem", "--cpus", "1", "--dev", r.t.h1e, "--conf", path}
 	if rate > 0 {
@@ -261,7 +274,25 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 	if err != nil {
 		return s, err
 	}
-	s.switchIn, s.switchOut = in1-in0, out1-out0
+	kd1, err := r.t.kernelDrops(ctx)
+	if err != nil {
+		return s, err
+	}
+	s.switchIn, s.switchOut, s.kernelDrops = in1-in0, out1-out0, kd1-min(kd0, kd1)
+	if dr != nil {
+		sd1, err := dr.drops(ctx)
+		if err != nil {
+			return s, err
+		}
+		var why []string
+		for k, n := range sd1 {
+			if d := n - min(n, sd0[k]); d > 0 {
+				why = append(why, fmt.Sprintf("%s %d", k, d))
+			}
+		}
+		slices.Sort(why)
+		s.switchDrops = strings.Join(why, ", ")
+	}
 	secs := s.cpu.wall.Seconds()
 	s.txPps = float64(ws1.txPackets+ws1.txDropped-ws0.txPackets-ws0.txDropped) / secs
 	s.rxPps = float64(wr1.rxPackets-wr0.rxPackets) / secs

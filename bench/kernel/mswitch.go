@@ -24,7 +24,25 @@ type mswitch struct {
 	bin      string // mswitchd
 	dir      string // the set's directory
 	d        *proc
+	sock     string   // its control socket
 	backends []string // PortInfo.Backend of each port
+}
+
+// drops implements dropper: the switch's drops, every port and reason.
+func (m *mswitch) drops(ctx context.Context) (map[string]uint64, error) {
+	c := control.NewClient(m.sock)
+	defer c.Close()
+	st, err := c.SwitchStats(ctx, "sw0")
+	if err != nil {
+		return nil, err
+	}
+	d := make(map[string]uint64)
+	for _, p := range st.Ports {
+		for why, n := range p.Drops {
+			d[why] += n
+		}
+	}
+	return d, nil
 }
 
 // mswitchd returns the mswitchd binary, built once per run unless
@@ -83,7 +101,8 @@ func (m *mswitch) up(ctx context.Context, t *topo) error {
 	if err != nil {
 		return err
 	}
-	c := control.NewClient(filepath.Join(d, "mswitchd.sock"))
+	m.sock = filepath.Join(d, "mswitchd.sock")
+	c := control.NewClient(m.sock)
 	defer c.Close()
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if _, err := c.Version(ctx); err == nil {

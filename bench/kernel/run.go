@@ -165,6 +165,12 @@ type Row struct {
 	// tx_packets): Sent − SwitchIn was lost before the switch,
 	// SwitchIn − SwitchOut in it, SwitchOut − Received after it.
 	SwitchIn, SwitchOut uint64
+	// KernelDrops counts, over the whole run, the packets the kernel
+	// dropped on their way into the switch's sockets (part of SwitchIn −
+	// SwitchOut): mxk-v1's rx_dropped, where veth counts an XDP redirect to
+	// a full AF_XDP RX ring, and the drops of the AF_PACKET sockets in the
+	// switch's namespace (a full TPACKET ring), from ss -0 -m.
+	KernelDrops uint64
 	// SentPps and RxPps are the rates over the window; Gbps is the
 	// received frame bytes (without FCS) per second (pps rows), or
 	// iperf3's received goodput (tcp rows).
@@ -441,8 +447,11 @@ func (r *runner) ppsRow(ctx context.Context, size int, rate float64) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	row := Row{Switch: r.name, Workload: WorkPPS, Size: size, Offered: rate, Sent: s.sent, Received: s.received,
-		LossPct: s.lossPct, SwitchIn: s.switchIn, SwitchOut: s.switchOut, SentPps: s.txPps, RxPps: s.rxPps, Gbps: float64(s.rxBytes) * 8 / s.cpu.wall.Seconds() / 1e9,
+		LossPct: s.lossPct, SwitchIn: s.switchIn, SwitchOut: s.switchOut, KernelDrops: s.kernelDrops, SentPps: s.txPps, RxPps: s.rxPps, Gbps: float64(s.rxBytes) * 8 / s.cpu.wall.Seconds() / 1e9,
 		Background: s.cpu.other, Note: joinNotes(redoNote(n), busyNote(busy))}
+	if s.switchDrops != "" {
+		row.Note = joinNotes(row.Note, "the switch's drops: "+s.switchDrops)
+	}
 	r.fillCPU(&row, s.cpu, s.rxPps)
 	if _, ok := r.f.(cycler); ok {
 		if s.pmdErr != nil {
@@ -450,8 +459,8 @@ func (r *runner) ppsRow(ctx context.Context, size int, rate float64) error {
 		}
 		row.PMDCycles, row.PMDBusyPct = s.pmdCycles, s.pmdBusy
 	}
-	r.o.Logf("kernel: %s: sent %.0f kp/s, received %.0f kp/s, loss %.3f%%, switch %.0f%% CPU (%.0f ns/packet), machine %.0f%% (%.0f ns/packet)",
-		what, s.txPps/1e3, s.rxPps/1e3, s.lossPct, row.SwitchCPUPct, row.SwitchNs, row.MachinePct, row.MachineNs)
+	r.o.Logf("kernel: %s: sent %.0f kp/s, received %.0f kp/s, loss %.3f%% (%d dropped by the kernel into the switch), switch %.0f%% CPU (%.0f ns/packet), machine %.0f%% (%.0f ns/packet)",
+		what, s.txPps/1e3, s.rxPps/1e3, s.lossPct, s.kernelDrops, row.SwitchCPUPct, row.SwitchNs, row.MachinePct, row.MachineNs)
 	r.rep.Rows = append(r.rep.Rows, row)
 	return nil
 }

@@ -64,6 +64,12 @@ type cycler interface {
 	cycles(ctx context.Context) (perPacket, busyPct float64, err error)
 }
 
+// dropper is a switch that counts its own drops, by reason (mswitchd's
+// per-port drop counters).
+type dropper interface {
+	drops(ctx context.Context) (map[string]uint64, error)
+}
+
 // newFwd returns switch name, or why it cannot run here.
 func newFwd(name string, r *runner) (fwd, string) {
 	switch name {

@@ -104,7 +104,11 @@ func (rep *Report) Targets() []Target {
 					if a == nil {
 						return "", false, why(m)
 					}
-					got = append(got, fmt.Sprintf("%.3f%% at %d B (%.0f kp/s)", a.LossPct, size+4, a.RxPps/1e3))
+					g := fmt.Sprintf("%.3f%% at %d B (%.0f kp/s", a.LossPct, size+4, a.RxPps/1e3)
+					if lost := a.Sent - min(a.Sent, a.Received); lost > 0 {
+						g += fmt.Sprintf("; %.0f%% of the lost in full kernel rings", 100*float64(min(a.KernelDrops, lost))/float64(lost))
+					}
+					got = append(got, g+")")
 					ok = ok && a.LossPct < 0.1
 				}
 				return strings.Join(got, ", "), ok, ""
@@ -176,7 +180,7 @@ func firstLine(s string) string {
 // WriteCSV writes one line per row.
 func WriteCSV(w io.Writer, rep *Report) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"switch", "workload", "frame_bytes_no_fcs", "offered_pps", "sent", "received", "loss_pct", "switch_in", "switch_out",
+	cw.Write([]string{"switch", "workload", "frame_bytes_no_fcs", "offered_pps", "sent", "received", "loss_pct", "switch_in", "switch_out", "kernel_drops",
 		"sent_pps", "rx_pps", "gbps", "switch_cpu_pct", "switch_ns_per_pkt", "switch_cycles_per_pkt",
 		"pmd_cycles_per_pkt", "pmd_busy_pct", "machine_cpu_pct", "cpu0_pct", "cpu1_pct", "softirq_pct",
 		"machine_ns_per_pkt", "softirq_ns_per_pkt", "retransmits", "offloads",
@@ -195,7 +199,7 @@ func WriteCSV(w io.Writer, rep *Report) error {
 		if r.Workload == WorkPPS {
 			size = strconv.Itoa(r.Size)
 		}
-		line := []string{r.Switch, r.Workload, size, g(r.Offered), u(r.Sent), u(r.Received), g(r.LossPct), u(r.SwitchIn), u(r.SwitchOut),
+		line := []string{r.Switch, r.Workload, size, g(r.Offered), u(r.Sent), u(r.Received), g(r.LossPct), u(r.SwitchIn), u(r.SwitchOut), u(r.KernelDrops),
 			g(r.SentPps), g(r.RxPps), g(r.Gbps), g(r.SwitchCPUPct), g(r.SwitchNs), g(r.SwitchCycles),
 			g(r.PMDCycles), g(r.PMDBusyPct), g(r.MachinePct), cpu(0), cpu(1), g(r.SoftirqPct),
 			g(r.MachineNs), g(r.SoftirqNs), strconv.FormatInt(r.Retransmits, 10), r.Offloads}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -157,7 +159,7 @@ func (t *topo) offloads(ctx context.Context, on bool) error {
 
 // linkStats is what the set reads of an interface's counters.
 type linkStats struct {
-	rxPackets, rxBytes, txPackets, txDropped uint64
+	rxPackets, rxBytes, rxDropped, txPackets, txDropped uint64
 }
 
 func (t *topo) stats(ctx context.Context, ns, dev string) (linkStats, error) {
@@ -169,7 +171,7 @@ func (t *topo) stats(ctx context.Context, ns, dev string) (linkStats, error) {
 		Address string `json:"address"`
 		Stats   struct {
 			RX struct {
-				Bytes, Packets uint64
+				Bytes, Packets, Dropped uint64
 			} `json:"rx"`
 			TX struct {
 				Packets, Dropped uint64
@@ -180,7 +182,7 @@ func (t *topo) stats(ctx context.Context, ns, dev string) (linkStats, error) {
 		return linkStats{}, fmt.Errorf("counters of %s/%s: %v: %s", ns, dev, err, out)
 	}
 	s := v[0].Stats
-	return linkStats{rxPackets: s.RX.Packets, rxBytes: s.RX.Bytes, txPackets: s.TX.Packets, txDropped: s.TX.Dropped}, nil
+	return linkStats{rxPackets: s.RX.Packets, rxBytes: s.RX.Bytes, rxDropped: s.RX.Dropped, txPackets: s.TX.Packets, txDropped: s.TX.Dropped}, nil
 }
 
 // counters returns what h1e has sent (tx_packets + tx_dropped: every
@@ -231,4 +233,32 @@ func (t *topo) mac(ctx context.Context, ns, dev string) (string, error) {
 // inNS returns the argv that runs argv in namespace ns pinned to cpu.
 func inNS(ns string, cpu int, argv ...string) []string {
 	return append([]string{"ip", "netns", "exec", ns, "taskset", "-c", fmt.Sprint(cpu)}, argv...)
+}
+
+// ssDrops matches the drop count of a socket's memory line in ss -m.
+var ssDrops = regexp.MustCompile(`skmem:\([^)]*\bd(\d+)\)`)
+
+// kernelDrops returns the packets the kernel dropped on their way into
+// the switch: v1's rx_dropped (veth counts there an XDP redirect to a full
+// AF_XDP RX ring) and the drops of the packet sockets in the switch's
+// namespace (a full TPACKET ring: sk_drops, which ss -m shows); zero for
+// direct.
+func (t *topo) kernelDrops(ctx context.Context) (uint64, error) {
+	if t.direct {
+		return 0, nil
+	}
+	v1, err := t.stats(ctx, t.sw, t.v1)
+	if err != nil {
+		return 0, err
+	}
+	out, err := run(ctx, nil, "ip", "netns", "exec", t.sw, "ss", "-0", "-a", "-m", "-n")
+	if err != nil {
+		return 0, err
+	}
+	n := v1.rxDropped
+	for _, m := range ssDrops.FindAllStringSubmatch(out, -1) {
+		d, _ := strconv.ParseUint(m[1], 10, 64)
+		n += d
+	}
+	return n, nil
 }

@@ -135,6 +135,9 @@ func writeKernelMarkdown(w io.Writer, rep *kernelbench.Report, m machine, cmdlin
 		"FCS), at its maximum or at a fixed rate (`--rate`), for %v before and %v inside a measurement window; mxk-h2 drops "+
 		"the flow in an nftables netdev ingress hook. _Sent_ = mxk-h1e's tx_packets + tx_dropped, _received_ = mxk-h2e's "+
 		"rx_packets; loss = (sent − received) / sent over the whole run; rates are over the window. "+
+		"_Kernel ring drops_ are the packets of the run that the kernel dropped on their way into the switch because "+
+		"its socket's ring was full: mxk-v1's rx_dropped (veth counts there a redirect to a full AF_XDP RX ring) and the "+
+		"drops of the AF_PACKET sockets in mxk-sw (`ss -0 -m`). "+
 		"_Switch CPU_ is the switch process's utime+stime (/proc/PID/stat) over the window, per forwarded packet in ns "+
 		"and in cycles at the CPU's clock; _OVS PMD cycles_ are `ovs-appctl dpif-netdev/pmd-stats-show` processing cycles "+
 		"per packet, cleared at the window's start. _Machine_ is the busy time of both CPUs from /proc/stat per forwarded "+
@@ -173,10 +176,10 @@ func writeKernelMarkdown(w io.Writer, rep *kernelbench.Report, m machine, cmdlin
 	fmt.Fprintln(w)
 
 	fmt.Fprintf(w, "### Packet rate\n\n![packet rate](bench/kernel-pps.png)\n\n![CPU per packet](bench/kernel-cpu.png)\n\n")
-	fmt.Fprintf(w, "| Switch | Frame (B) | Offered | Sent kp/s | Received kp/s | Gb/s | Loss %% | Switch CPU %% | "+
+	fmt.Fprintf(w, "| Switch | Frame (B) | Offered | Sent kp/s | Received kp/s | Gb/s | Loss %% | Kernel ring drops | Switch CPU %% | "+
 		"Switch ns/packet | Switch cycles/packet | OVS PMD cycles/packet | CPU0 + CPU1 busy %% | Machine ns/packet | "+
 		"Softirq ns/packet | Background %% | Notes |\n")
-	fmt.Fprintf(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|\n")
+	fmt.Fprintf(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|\n")
 	for _, r := range rep.Rows {
 		if r.Workload != kernelbench.WorkPPS {
 			continue
@@ -186,8 +189,8 @@ func writeKernelMarkdown(w io.Writer, rep *kernelbench.Report, m machine, cmdlin
 			offered = fmt.Sprintf("%.0f kp/s", r.Offered/1e3)
 		}
 		sw := r.SwitchCPUPct >= 0
-		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %.0f | %.2f | %.3f | %s | %s | %s | %s | %s | %.0f | %.0f | %.0f | %s |\n",
-			r.Switch, wire(r.Size), offered, r.SentPps/1e3, r.RxPps/1e3, r.Gbps, r.LossPct,
+		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %.0f | %.2f | %.3f | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %.0f | %s |\n",
+			r.Switch, wire(r.Size), offered, r.SentPps/1e3, r.RxPps/1e3, r.Gbps, r.LossPct, dash(r.Switch != kernelbench.SwitchDirect, "%d", r.KernelDrops),
 			dash(sw, "%.0f", r.SwitchCPUPct), dash(sw, "%.0f", r.SwitchNs), dash(sw, "%.0f", r.SwitchCycles),
 			dash(r.PMDCycles > 0, "%.0f (%.0f%% busy)", r.PMDCycles, r.PMDBusyPct), perCPU(r.CPUPct),
 			r.MachineNs, r.SoftirqNs, r.Background, r.Note)
