@@ -199,11 +199,9 @@ func (m *loadMeter) read() float64 {
 	}
 	var ours time.Duration
 	for i, p := range m.pids {
-		r, err := runTime(p)
-		if err != nil {
-			return -1
+		if r, err := runTime(p); err == nil { // else it exited: count what it ran as others'
+			ours += max(r-m.run0[i], 0)
 		}
-		ours += r - m.run0[i]
 	}
 	all := 100 * float64(runtime.NumCPU()) * float64(busy-m.busy0) / float64(total-m.total0)
 	return max(all-pct(ours, time.Since(m.t0)), 0)

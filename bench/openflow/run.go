@@ -190,8 +190,8 @@ type Row struct {
 	Flows  int  // traffic flows
 	Cache  bool // the switch's caches were on
 	Runs   int
-	// Mpps is what the receiver got, over the span of its arrivals;
-	// SentMpps what the sender put into the switch's ring.
+	// Mpps is what the receiver got over the sender's run time; SentMpps
+	// what the sender put into the switch's ring.
 	Mpps, MppsMin, MppsMax float64
 	SentMpps               float64
 	LossPct                float64
@@ -566,6 +566,7 @@ func (r *runner) traffic(ctx context.Context, sw sut, flows int) (s sample, err 
 	}
 	defer tx.Kill()
 
+	t0 := time.Now()
 	time.Sleep(d / 6)
 	if err := sw.ClearCycles(ctx); err != nil {
 		return s, err
@@ -575,7 +576,9 @@ func (r *runner) traffic(ctx context.Context, sw sut, flows int) (s sample, err 
 		return s, err
 	}
 	lm := startLoad(sw.PID(), tx.PID(), rx.PID(), os.Getpid())
-	time.Sleep(d - d/6 - d/10)
+	// The window ends before the sender does, however long the commands
+	// around it took.
+	time.Sleep(time.Until(t0.Add(d - d/10)))
 	cpu, wall, err := m.read()
 	if err != nil {
 		return s, err
@@ -603,7 +606,12 @@ func (r *runner) traffic(ctx context.Context, sw sut, flows int) (s sample, err 
 	if ts.TX == nil || rs.RX == nil {
 		return s, errors.New("pktgen summaries without tx or rx counts")
 	}
-	s.mpps, s.sentMpps = rs.RX.Mpps, ts.TX.Mpps
+	// Delivered over the sender's whole run (not over the span of the
+	// arrivals, which a stalled switch makes short).
+	if ts.TX.Seconds > 0 {
+		s.mpps = float64(rs.RX.Packets) / ts.TX.Seconds / 1e6
+	}
+	s.sentMpps = ts.TX.Mpps
 	if ts.TX.Packets > 0 {
 		s.loss = 100 * float64(ts.TX.Packets-min(ts.TX.Packets, rs.RX.Packets)) / float64(ts.TX.Packets)
 	}
