@@ -3,6 +3,7 @@ package stackbench
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -28,8 +29,8 @@ func parseWrk(out string) (WrkResult, error) {
 		switch {
 		case len(f) == 2 && f[0] == "Requests/sec:":
 			v, err := strconv.ParseFloat(f[1], 64)
-			if err != nil {
-				return r, fmt.Errorf("parse wrk: %q: %w", sc.Text(), err)
+			if err != nil || v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+				return r, fmt.Errorf("parse wrk: bad rate in %q", sc.Text())
 			}
 			r.RPS, haveRPS = v, true
 		case len(f) == 2 && f[0] == "Transfer/sec:":
@@ -85,10 +86,10 @@ func parseLatency(s string) (time.Duration, error) {
 	}{{"us", time.Microsecond}, {"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}} {
 		if v, ok := strings.CutSuffix(s, u.suffix); ok {
 			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f < 0 {
+			if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 				return 0, fmt.Errorf("bad duration %q", s)
 			}
-			return time.Duration(f * float64(u.unit)), nil
+			return time.Duration(math.Round(f * float64(u.unit))), nil
 		}
 	}
 	return 0, fmt.Errorf("bad duration %q", s)
@@ -102,7 +103,7 @@ func parseSize(s string) (float64, error) {
 	}{{"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
 		if v, ok := strings.CutSuffix(s, u.suffix); ok {
 			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f < 0 {
+			if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 				return 0, fmt.Errorf("bad size %q", s)
 			}
 			return f * u.unit, nil

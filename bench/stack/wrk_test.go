@@ -1,6 +1,7 @@
 package stackbench
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -72,4 +73,17 @@ func TestMedians(t *testing.T) {
 	if rows[0].ServerUS != 500 {
 		t.Errorf("server CPU per request %v µs, want 500", rows[0].ServerUS)
 	}
+}
+
+// FuzzParseWrk: wrk's output is parsed without panicking, whatever it is.
+func FuzzParseWrk(f *testing.F) {
+	f.Add(wrkOut)
+	f.Add("  Socket errors: connect 1, read\nRequests/sec: x\n")
+	f.Add("Requests/sec: -5\n     50%  NaNms\n     99%  1ms\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := parseWrk(s)
+		if err == nil && (r.RPS < 0 || r.P50 < 0 || r.P99 < 0 || math.IsNaN(r.RPS) || math.IsInf(r.RPS, 0)) {
+			t.Errorf("negative figures from %q: %+v", s, r)
+		}
+	})
 }
