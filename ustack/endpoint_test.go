@@ -23,13 +23,13 @@ import (
 // testSwitch is an in-process mswitch: a learning bridge and a memif
 // server.
 type testSwitch struct {
-	t    *testing.T
+	t    testing.TB
 	sw   *fabric.Switch
 	srv  *memif.Server
 	path string
 }
 
-func newTestSwitch(t *testing.T) *testSwitch {
+func newTestSwitch(t testing.TB) *testSwitch {
 	t.Helper()
 	sw, err := fabric.New("ustack-test", fabric.Options{Logic: learning.New()})
 	if err != nil {
