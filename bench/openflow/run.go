@@ -555,7 +555,7 @@ func (r *runner) traffic(ctx context.Context, sw sut, flows int) (s sample, err 
 	}
 	defer rx.Kill()
 	if err := sw.WaitLink(ctx, 2, true); err != nil {
-		return s, err
+		return s, fmt.Errorf("%w\npktgen rx: %s", err, tail(rx.Out.String()))
 	}
 	txSock, txID := sw.Port(1)
 	args := append([]string{"-socket", txSock, "-id", fmt.Sprint(txID), "-f", "tx", "-mode", "poll", "-l", "60",
@@ -655,12 +655,25 @@ func (r *runner) throughput(ctx context.Context) error {
 					return err
 				}
 			}
+			failed := make(map[string][]string)
 			for round := 1; round <= r.o.Runs; round++ {
 				for _, sw := range r.sws {
 					r.only(sw)
 					s, err := r.traffic(ctx, sw, flows)
+					if err != nil && ctx.Err() == nil {
+						// Once more, then the case goes on without this run.
+						r.o.Logf("openflow: round %d, %s, %s, cache %s: %v; once more", round, sw.Name(), name, onOff(cache), err)
+						time.Sleep(2 * time.Second)
+						s, err = r.traffic(ctx, sw, flows)
+					}
 					if err != nil {
-						return fmt.Errorf("%s, %s, cache %v: %w", sw.Name(), name, onOff(cache), err)
+						if ctx.Err() != nil {
+							return ctx.Err()
+						}
+						r.o.Logf("openflow: round %d, %s, %s, cache %s: failed again: %v", round, sw.Name(), name, onOff(cache), err)
+						first, _, _ := strings.Cut(err.Error(), "\n")
+						failed[sw.Name()] = append(failed[sw.Name()], fmt.Sprintf("round %d failed: %s", round, first))
+						continue
 					}
 					r.o.Logf("openflow: round %d, %s, %s, cache %s: %.3f Mp/s (sent %.3f), loss %.1f%%, CPU %.0f%%, %.0f ns/packet%s; background %.0f%%",
 						round, sw.Name(), name, onOff(cache), s.mpps, s.sentMpps, s.loss, s.cpuPct, s.cpuNs, cyclesNote(s.cycles), s.other)
@@ -669,6 +682,11 @@ func (r *runner) throughput(ctx context.Context) error {
 			}
 			for _, sw := range r.sws {
 				ss := samples[sw.Name()]
+				if len(ss) == 0 {
+					r.rep.Rows = append(r.rep.Rows, Row{Kind: KindThroughput, Switch: sw.Name(), Set: name, Rules: rs.Rules(),
+						Tables: rs.Tables, Flows: flows, Cache: cache, Background: -1, Note: strings.Join(failed[sw.Name()], "; ")})
+					continue
+				}
 				mpps := pick(ss, func(s sample) float64 { return s.mpps })
 				r.rep.Rows = append(r.rep.Rows, Row{Kind: KindThroughput, Switch: sw.Name(), Set: name, Rules: rs.Rules(),
 					Tables: rs.Tables, Flows: flows, Cache: cache, Runs: len(ss),
@@ -678,7 +696,8 @@ func (r *runner) throughput(ctx context.Context) error {
 					CPUPct:     median(pick(ss, func(s sample) float64 { return s.cpuPct })),
 					CPUNs:      median(pick(ss, func(s sample) float64 { return s.cpuNs })),
 					Cycles:     median(pick(ss, func(s sample) float64 { return s.cycles })),
-					Background: slices.Max(pick(ss, func(s sample) float64 { return s.other }))})
+					Background: slices.Max(pick(ss, func(s sample) float64 { return s.other })),
+					Note:       strings.Join(failed[sw.Name()], "; ")})
 			}
 		}
 		for _, sw := range r.sws {
@@ -715,7 +734,7 @@ type Target struct {
 func (rep *Report) Ratio(set string, cache bool) (float64, bool) {
 	m := rep.Find(KindThroughput, SwitchMswitch, set, cache)
 	o := rep.Find(KindThroughput, SwitchOVS, set, cache)
-	if m == nil || o == nil || o.Mpps <= 0 {
+	if m == nil || o == nil || m.Runs == 0 || o.Runs == 0 || o.Mpps <= 0 {
 		return 0, false
 	}
 	return m.Mpps / o.Mpps, true

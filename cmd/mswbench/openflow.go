@@ -166,8 +166,8 @@ func writeOpenflowMarkdown(w io.Writer, rep *ofbench.Report, m machine, cmdline,
 	fmt.Fprintln(w)
 
 	fmt.Fprintf(w, "### Throughput, 60-byte frames\n\n![throughput](bench/openflow-throughput.png)\n\n")
-	fmt.Fprintf(w, "| Rule set | Rules | Tables | Traffic flows | Caches | Switch | Mp/s | Sent Mp/s | Loss %% | Switch CPU %% | CPU ns/packet | PMD cycles/packet | mswitch / OVS | Background %% |\n")
-	fmt.Fprintf(w, "|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| Rule set | Rules | Tables | Traffic flows | Caches | Switch | Mp/s | Sent Mp/s | Loss %% | Switch CPU %% | CPU ns/packet | PMD cycles/packet | mswitch / OVS | Background %% | Notes |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, set := range ofbench.Sets {
 		for _, cache := range []bool{true, false} {
 			for _, sw := range []string{ofbench.SwitchMswitch, ofbench.SwitchOVS} {
@@ -182,9 +182,14 @@ func writeOpenflowMarkdown(w io.Writer, rep *ofbench.Report, m machine, cmdline,
 				if r.Cycles > 0 {
 					cyc = fmt.Sprintf("%.0f", r.Cycles)
 				}
-				fmt.Fprintf(w, "| %s | %d | %d | %d | %s | %s | %.2f [%.2f-%.2f] | %.2f | %.1f | %.0f | %.0f | %s | %s | %.0f |\n",
+				if r.Runs == 0 {
+					fmt.Fprintf(w, "| %s | %d | %d | %d | %s | %s | - | - | - | - | - | - | | - | %s |\n",
+						set, r.Rules, r.Tables, r.Flows, onOffLabel(cache), sw, r.Note)
+					continue
+				}
+				fmt.Fprintf(w, "| %s | %d | %d | %d | %s | %s | %.2f [%.2f-%.2f] | %.2f | %.1f | %.0f | %.0f | %s | %s | %.0f | %s |\n",
 					set, r.Rules, r.Tables, r.Flows, onOffLabel(cache), sw, r.Mpps, r.MppsMin, r.MppsMax, r.SentMpps, r.LossPct,
-					r.CPUPct, r.CPUNs, cyc, ratio, r.Background)
+					r.CPUPct, r.CPUNs, cyc, ratio, r.Background, r.Note)
 			}
 		}
 	}
