@@ -19,7 +19,9 @@
 // its switch port through mswitchd's control API before it serves, and
 // exits with the API's message if the daemon refuses (the tuple is
 // reserved already, or bound by the host's stack). It releases the
-// reservation when it exits on SIGINT or SIGTERM.
+// reservation when it exits on SIGINT or SIGTERM. It exits with an error
+// when the switch closes the memif connection (the port was deleted, the
+// daemon stopped); it does not reconnect.
 //
 // The HTTP server answers / with a short text naming the stack and
 // /bytes/N with N bytes. -kernel serves the same on a kernel socket (the
