@@ -103,10 +103,10 @@ main thread:
 
 func TestReport(t *testing.T) {
 	rep := &Report{Rows: []Row{
-		{Kind: KindThroughput, Switch: SwitchMswitch, Set: SetOne, Cache: true, Mpps: 5},
-		{Kind: KindThroughput, Switch: SwitchOVS, Set: SetOne, Cache: true, Mpps: 2},
-		{Kind: KindThroughput, Switch: SwitchMswitch, Set: SetOne, Cache: false, Mpps: 1},
-		{Kind: KindThroughput, Switch: SwitchOVS, Set: SetOne, Cache: false, Mpps: 2},
+		{Kind: KindThroughput, Switch: SwitchMswitch, Set: SetOne, Cache: true, Runs: 1, Mpps: 5},
+		{Kind: KindThroughput, Switch: SwitchOVS, Set: SetOne, Cache: true, Runs: 1, Mpps: 2},
+		{Kind: KindThroughput, Switch: SwitchMswitch, Set: SetOne, Cache: false, Runs: 1, Mpps: 1},
+		{Kind: KindThroughput, Switch: SwitchOVS, Set: SetOne, Cache: false, Runs: 1, Mpps: 2},
 	}}
 	ts := rep.Targets()
 	if len(ts) != 6 || ts[0].Status != "met" || ts[0].Got != "2.50x" || ts[1].Status != "not met" || ts[2].Status != "not measured" {
