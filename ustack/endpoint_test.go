@@ -18,6 +18,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 )
 
 // testSwitch is an in-process mswitch: a learning bridge and a memif
@@ -358,5 +359,43 @@ func TestOptions(t *testing.T) {
 				t.Errorf("%d frames too long: GSO segments reached the link", d)
 			}
 		})
+	}
+}
+
+// TestTCPv6: the echo over IPv6 (neighbour discovery instead of ARP).
+func TestTCPv6(t *testing.T) {
+	ts := newTestSwitch(t)
+	a := ts.stack(1, "fd00:75::1/64")
+	b := ts.stack(2, "fd00:75::2/64")
+	ln, err := gonet.ListenTCP(a.Stack, fullAddr("fd00:75::1", 7), ipv6.ProtocolNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(c, c)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := gonet.DialContextTCP(ctx, b.Stack, fullAddr("fd00:75::1", 7), ipv6.ProtocolNumber)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	msg := make([]byte, 256<<10)
+	rand.Read(msg)
+	go c.Write(msg)
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("read echo: %v", err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatal("echo differs from what was sent")
 	}
 }
