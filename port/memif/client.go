@@ -404,12 +404,25 @@ func (c *Client) Close() error {
 // would (for tests).
 func (c *Client) abort() { c.uc.Close() }
 
-// enter starts a data call on queue q of rings.
-func (c *Client) enter(rings []*clientRing, q int, op string) (*clientRing, error) {
+// Ring directions for enter.
+const (
+	toServer   = false // S2M: the client's transmit rings
+	fromServer = true  // M2S: the client's receive rings
+)
+
+// enter starts a data call on queue q of the rings in direction dir. The
+// ring slices are read only after the call is counted as active and Close
+// is known not to have started, since Close frees them once no call is
+// active.
+func (c *Client) enter(dir bool, q int, op string) (*clientRing, error) {
 	c.active.Add(1)
 	if c.closing.Load() {
 		c.active.Add(-1)
 		return nil, fmt.Errorf("memif %s: %w", op, net.ErrClosed)
+	}
+	rings := c.tx
+	if dir == fromServer {
+		rings = c.rx
 	}
 	select {
 	case <-c.done:
@@ -450,7 +463,7 @@ func (t *clientRing) publish() {
 // does not fit and the ones after it are not sent. Send never blocks. It
 // overwrites what Prefill wrote.
 func (c *Client) Send(q int, frames [][]byte) (int, error) {
-	t, err := c.enter(c.tx, q, "send")
+	t, err := c.enter(toServer, q, "send")
 	if err != nil {
 		return 0, err
 	}
@@ -500,7 +513,7 @@ func (c *Client) send1(t *clientRing, frames [][]byte) (int, error) {
 
 // Prefill writes frame once into every buffer of S2M queue q, for Replay.
 func (c *Client) Prefill(q int, frame []byte) error {
-	t, err := c.enter(c.tx, q, "prefill")
+	t, err := c.enter(toServer, q, "prefill")
 	if err != nil {
 		return err
 	}
@@ -523,7 +536,7 @@ func (c *Client) Prefill(q int, frame []byte) error {
 // descriptor update; a longer one is copied in chained buffers. Replay
 // assumes the switch does not rewrite the packets it receives in place.
 func (c *Client) Replay(q int, n int) (int, error) {
-	t, err := c.enter(c.tx, q, "replay")
+	t, err := c.enter(toServer, q, "replay")
 	if err != nil {
 		return 0, err
 	}
@@ -596,7 +609,7 @@ func (r *clientRing) post(c *Client) {
 // truncated), and returns how many; the ring is then refilled. It never
 // blocks; see Wait.
 func (c *Client) Receive(q int, bufs [][]byte, sizes []int) (int, error) {
-	r, err := c.enter(c.rx, q, "receive")
+	r, err := c.enter(fromServer, q, "receive")
 	if err != nil {
 		return 0, err
 	}
@@ -642,7 +655,7 @@ func (c *Client) Receive(q int, bufs [][]byte, sizes []int) (int, error) {
 // without copying it, refills the ring, and returns the number of packets
 // and their bytes.
 func (c *Client) Discard(q int) (n int, bytes uint64, err error) {
-	r, err := c.enter(c.rx, q, "discard")
+	r, err := c.enter(fromServer, q, "discard")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -671,7 +684,7 @@ func (c *Client) Discard(q int) (n int, bytes uint64, err error) {
 // error). In Interrupt mode it sleeps on the ring's eventfd; in Poll mode
 // it polls the ring, yielding the core more and more (spin.Backoff).
 func (c *Client) Wait(q int, timeout time.Duration) (bool, error) {
-	r, err := c.enter(c.rx, q, "wait")
+	r, err := c.enter(fromServer, q, "wait")
 	if err != nil {
 		return false, err
 	}

@@ -209,6 +209,19 @@ type m2sQueue struct {
 	// pubTail is the last published index, guarded by the fabric's queue
 	// lock (Room and Publish run under it).
 	pubTail uint32
+	// checked remembers, per ring slot, the buffer Buffer validated for the
+	// slot's current index: the fabric may ask again after SetSlot shortened
+	// the descriptor (to finish a checksum in place), when the length no
+	// longer proves the buffer whole. Each slot is touched only by the
+	// goroutine filling it, as Buffer and SetSlot are.
+	checked []checkedBuf
+}
+
+// checkedBuf is a buffer validated for slot index idx.
+type checkedBuf struct {
+	idx uint32
+	ok  bool
+	b   []byte
 }
 
 var _ fabric.OutQueue = (*m2sQueue)(nil)
@@ -240,10 +253,16 @@ func (q *m2sQueue) Room(from uint32) uint32 {
 // offset are checked; a bad one fails the link and the packet goes to a
 // scratch buffer instead.
 func (q *m2sQueue) Buffer(i uint32) []byte {
-	d := &q.r.desc[uint16(i)&q.r.mask]
+	slot := uint16(i) & q.r.mask
+	c := &q.checked[slot]
+	if c.ok && c.idx == i {
+		return c.b
+	}
+	d := &q.r.desc[slot]
 	region, off, length := d.region, d.offset, d.length // each read once
 	if length >= uint32(q.bufSize) {
 		if b, ok := q.l.bytes(region, off, uint32(q.bufSize)); ok {
+			*c = checkedBuf{idx: i, ok: true, b: b}
 			return b
 		}
 	}

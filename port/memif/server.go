@@ -724,7 +724,7 @@ func (c *conn) connect(st *setup, p *Port) (*link, error) {
 				bufSize = n
 			}
 		}
-		l.m2s = append(l.m2s, &m2sQueue{l: l, idx: i, r: v, evfd: -1})
+		l.m2s = append(l.m2s, &m2sQueue{l: l, idx: i, r: v, evfd: -1, checked: make([]checkedBuf, v.size)})
 	}
 	switch {
 	case bufSize == 0:
