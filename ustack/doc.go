@@ -20,7 +20,7 @@
 //
 // Receiving: Attach starts one goroutine that sleeps in Client.Wait
 // (interrupt mode: on the ring's eventfd; it wakes every 100 ms while idle
-// so that Close never races a call into the client), takes up to
+// so that Close, which waits for the client call in progress, is quick), takes up to
 // EndpointOptions.Batch frames per Client.Receive, and delivers each to the
 // stack. Frames are copied once, from the shared memory into buffers the
 // stack owns from then on; the memif slots go back to the switch at once.

@@ -24,12 +24,6 @@
 // which carries offloads both ways: the kernel server's TSO packets from
 // the TAP port reach the client's veth whole.
 //
-// mxs-h1e's transmit checksum offload is off: a packet with a partial
-// checksum that the switch completes on its way to a memif port makes the
-// memif server drop the client (a bug of fabric and port/memif: the
-// fabric's checksum completion asks the memif queue for a slot's buffer
-// after setting the slot's length, which the queue's check then refuses).
-//
 // Two servers share the address 10.213.0.1, both pinned to CPU 1 with the
 // switch: (a) "user-level", mswitch-stack on the memif port, port 8080,
 // which it reserves through the control API; (b) "kernel", mswitch-stack

@@ -275,8 +275,6 @@ func (b *bed) up(ctx context.Context) error {
 		{"ip", "-n", n.ns, "link", "set", n.nsDev, "up"},
 		{"ip", "-n", n.ns, "link", "set", "lo", "up"},
 		{"ip", "link", "set", n.nic, "up"},
-		// The client computes its checksums: see the package doc.
-		{"ip", "netns", "exec", n.ns, "ethtool", "-K", n.nsDev, "tx", "off"},
 	} {
 		if err := sh(ctx, c...); err != nil {
 			return err
