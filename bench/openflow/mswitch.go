@@ -168,8 +168,12 @@ func (m *mswitch) Resume()                                 { m.d.Signal(syscall.
 
 func (m *mswitch) Down() error {
 	m.Resume()
-	if err := m.d.Stop(syscall.SIGTERM, 10*time.Second); err != nil {
-		return fmt.Errorf("mswitchd did not stop cleanly: %w", err)
+	start := time.Now()
+	if err := m.d.Stop(syscall.SIGTERM, 30*time.Second); err != nil {
+		return fmt.Errorf("mswitchd did not stop cleanly in %v: %w", time.Since(start).Round(time.Millisecond), err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		return fmt.Errorf("mswitchd took %v to stop", d.Round(time.Millisecond))
 	}
 	return nil
 }

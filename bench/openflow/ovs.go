@@ -305,7 +305,8 @@ func (o *ovs) Down() error {
 	var errs []error
 	o.Resume()
 	if o.vs != nil {
-		if err := o.vs.Stop(syscall.SIGTERM, 10*time.Second); err != nil && !signalExit(err) {
+		// A PMD busy with a large flow table can take a while to quiesce.
+		if err := o.vs.Stop(syscall.SIGTERM, 30*time.Second); err != nil && !signalExit(err) {
 			errs = append(errs, fmt.Errorf("ovs-vswitchd: %w", err))
 		}
 	}
@@ -315,8 +316,10 @@ func (o *ovs) Down() error {
 		}
 	}
 	os.RemoveAll("/var/run/dpdk/" + o.prefix)
-	if _, err := run(context.Background(), nil, "ip", "netns", "del", o.ns); err != nil {
-		errs = append(errs, err)
+	if _, err := os.Stat("/run/netns/" + o.ns); err == nil {
+		if _, err := run(context.Background(), nil, "ip", "netns", "del", o.ns); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
