@@ -1,7 +1,8 @@
 // Package ofbench measures mswitch's openflow module against Open vSwitch's
 // userspace datapath in the same run, with the same rule sets, the same
 // traffic and the same kind of ports: memif, with cmd/pktgen as the
-// sender and the receiver of both.
+// sender to both and a memif client in this process as the receiver (one
+// thread polling every queue the switch grants; see sink).
 //
 // Run it, as root, with
 //

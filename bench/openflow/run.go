@@ -27,21 +27,25 @@ const (
 
 // Kinds of rows.
 const (
-	KindThroughput  = "throughput"   // pktgen tx -> switch -> pktgen rx, as fast as possible
+	KindThroughput  = "throughput"   // pktgen tx -> switch -> sink, as fast as possible
 	KindSetup       = "setup"        // ovs-ofctl add-flows of many flows, to the final barrier
 	KindFirstPacket = "first-packet" // add-flow to the first packet forwarded
 )
 
 // CPUs: each switch forwards on SwitchCPU (mswitchd's whole process with
-// GOMAXPROCS=1; OVS's PMD thread); OVS's other threads and database are on
-// GenCPU; pktgen is not pinned.
+// GOMAXPROCS=1; OVS's PMD thread), which nothing else of the set uses; the
+// sender (pktgen), the receiver (sink), OVS's other threads and its
+// database are on GenCPU. Unpinned, the scheduler puts the sender or the
+// receiver on the switch's CPU half of the time, where OVS's PMD, which
+// never yields, then trades the CPU with it in whole time slices: a memif
+// ring per slice.
 const (
 	SwitchCPU = 1
 	GenCPU    = 0
 )
 
-// rxQueues is the queue pairs the receiving pktgen asks for (OVS needs
-// two, see ovs; mswitchd grants one).
+// rxQueues is the queue pairs the receiver asks for (OVS needs two, see
+// ovs; mswitchd grants one).
 const rxQueues = 2
 
 // Namespace is where OVS's taps live.
@@ -190,8 +194,8 @@ type Row struct {
 	Flows  int  // traffic flows
 	Cache  bool // the switch's caches were on
 	Runs   int
-	// Mpps is what the receiver got over the sender's run time; SentMpps
-	// what the sender put into the switch's ring.
+	// Mpps is what the receiver (sink) got over the sender's run time;
+	// SentMpps what the sender put into the switch's ring.
 	Mpps, MppsMin, MppsMax float64
 	SentMpps               float64
 	LossPct                float64
@@ -212,7 +216,7 @@ type Row struct {
 	MsMin, MsMax    float64
 	// Background is the CPU the machine spent on other work during the
 	// windows (busy time from /proc/stat minus the run time of the switch,
-	// pktgen and this process), in percent of one core, the most over the
+	// pktgen and this process, the sink's), in percent of one core, the most over the
 	// runs; -1: unknown.
 	Background float64
 	Note       string
@@ -543,24 +547,23 @@ type sample struct {
 	other                float64 // the machine's CPU on other work, % of a core
 }
 
-// traffic runs pktgen tx -> sw -> pktgen rx for Duration with flows
-// flows, and measures the switch's CPU in a window inside the run.
+// traffic runs pktgen tx -> sw -> sink for Duration with flows flows, and
+// measures the switch's CPU in a window inside the run.
 func (r *runner) traffic(ctx context.Context, sw sut, flows int) (s sample, err error) {
 	d := r.o.Duration
 	rxSock, rxID := sw.Port(2)
-	rx, err := startPktgen(filepath.Join(r.bin, "pktgen"), "-socket", rxSock, "-id", fmt.Sprint(rxID), "-f", "rx",
-		"-queues", fmt.Sprint(sw.Queues()), "-mode", "poll", "-d", (d + 10*time.Second).String(), "-q", "-json")
+	rx, err := startSink(rxSock, rxID, sw.Queues(), GenCPU)
 	if err != nil {
 		return s, err
 	}
-	defer rx.Kill()
+	defer rx.stop()
 	if err := sw.WaitLink(ctx, 2, true); err != nil {
-		return s, fmt.Errorf("%w\npktgen rx: %s", err, tail(rx.Out.String()))
+		return s, err
 	}
 	txSock, txID := sw.Port(1)
 	args := append([]string{"-socket", txSock, "-id", fmt.Sprint(txID), "-f", "tx", "-mode", "poll", "-l", "60",
 		"-flows", fmt.Sprint(flows), "-d", d.String(), "-q", "-json"}, DefaultTraffic.PktgenArgs()...)
-	tx, err := startPktgen(filepath.Join(r.bin, "pktgen"), args...)
+	tx, err := startProc(nil, append([]string{"taskset", "-c", fmt.Sprint(GenCPU), filepath.Join(r.bin, "pktgen")}, args...)...)
 	if err != nil {
 		return s, err
 	}
@@ -575,7 +578,7 @@ func (r *runner) traffic(ctx context.Context, sw sut, flows int) (s sample, err 
 	if err != nil {
 		return s, err
 	}
-	lm := startLoad(sw.PID(), tx.PID(), rx.PID(), os.Getpid())
+	lm := startLoad(sw.PID(), tx.PID(), os.Getpid())
 	// The window ends before the sender does, however long the commands
 	// around it took.
 	time.Sleep(time.Until(t0.Add(d - d/10)))
@@ -593,27 +596,24 @@ func (r *runner) traffic(ctx context.Context, sw sut, flows int) (s sample, err 
 		return s, fmt.Errorf("pktgen tx: %w\n%s", err, tail(tx.Out.String()))
 	}
 	time.Sleep(300 * time.Millisecond) // the last packets
-	if err := rx.Stop(syscall.SIGINT, 5*time.Second); err != nil {
-		return s, fmt.Errorf("pktgen rx: %w\n%s", err, tail(rx.Out.String()))
+	received, err := rx.stop()
+	if err != nil {
+		return s, fmt.Errorf("sink: %w", err)
 	}
-	var ts, rs pktgen.Summary
+	var ts pktgen.Summary
 	if err := tx.JSON(&ts); err != nil {
 		return s, err
 	}
-	if err := rx.JSON(&rs); err != nil {
-		return s, err
+	if ts.TX == nil {
+		return s, errors.New("pktgen summary without tx counts")
 	}
-	if ts.TX == nil || rs.RX == nil {
-		return s, errors.New("pktgen summaries without tx or rx counts")
-	}
-	// Delivered over the sender's whole run (not over the span of the
-	// arrivals, which a stalled switch makes short).
+	// Delivered over the sender's whole run.
 	if ts.TX.Seconds > 0 {
-		s.mpps = float64(rs.RX.Packets) / ts.TX.Seconds / 1e6
+		s.mpps = float64(received) / ts.TX.Seconds / 1e6
 	}
 	s.sentMpps = ts.TX.Mpps
 	if ts.TX.Packets > 0 {
-		s.loss = 100 * float64(ts.TX.Packets-min(ts.TX.Packets, rs.RX.Packets)) / float64(ts.TX.Packets)
+		s.loss = 100 * float64(ts.TX.Packets-min(ts.TX.Packets, received)) / float64(ts.TX.Packets)
 	}
 	if s.mpps > 0 {
 		s.cpuNs = s.cpuPct / 100 * 1e9 / (s.mpps * 1e6)

@@ -139,7 +139,9 @@ func writeOpenflowMarkdown(w io.Writer, rep *ofbench.Report, m machine, cmdline,
 		m.CPU, m.Cores, m.Kernel, m.Go, ovs)
 	fmt.Fprintf(w, "Both switches run in the same set, on the same ports and with the same rule files "+
 		"(`ovs-ofctl -O OpenFlow13 add-flows`): two memif server ports, OpenFlow ports 1 and 2; pktgen sends "+
-		"60-byte UDP frames into port 1 and receives on port 2, both busy-polling. **mswitch**: mswitchd, switch "+
+		"60-byte UDP frames into port 1 and a receiver in mswbench (one thread busy-polling every queue the switch "+
+		"grants: OVS's PMD transmits on queue 1, so its receiver needs two queue pairs, and pktgen rx would spend a "+
+		"thread on each) counts what comes out of port 2; pktgen is not pinned. **mswitch**: mswitchd, switch "+
 		"on the openflow module, fail mode secure, memif ports in poll mode, the whole process on CPU %d with "+
 		"GOMAXPROCS=1. **OVS**: Debian's `ovs-vswitchd-dpdk`, bridge `datapath_type=netdev`, two `type=dpdk` ports "+
 		"whose `net_memif` devices are memif servers, its PMD thread on CPU %d (`pmd-cpu-mask`), its main thread "+

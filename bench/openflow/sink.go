@@ -1,0 +1,78 @@
+package ofbench
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mswitch/mswitch/port/memif"
+)
+
+// A sink is the receiver of the throughput runs: a memif client in this
+// process, one goroutine on its own thread (pinned to the generator's CPU)
+// busy-polling every queue the switch granted and discarding what arrives. pktgen rx would poll each
+// queue in a goroutine of its own, and OVS needs two queue pairs (see
+// ovs) where mswitchd grants one: the receiver of OVS would then burn a
+// second thread on an idle queue, on a machine of two cores.
+type sink struct {
+	c    *memif.Client
+	n    atomic.Uint64
+	quit atomic.Bool
+	done chan struct{}
+	err  error
+}
+
+// startSink connects to the switch's memif port; its thread runs on CPU
+// cpu.
+func startSink(sock string, id, queues, cpu int) (*sink, error) {
+	c, err := memif.Dial(sock, memif.ClientConfig{ID: uint32(id), Name: "mswbench-sink", Queues: queues, Mode: memif.Poll})
+	if err != nil {
+		return nil, fmt.Errorf("start sink: %w", err)
+	}
+	s := &sink{c: c, done: make(chan struct{})}
+	pinned := make(chan error)
+	go s.run(cpu, pinned)
+	if err := <-pinned; err != nil {
+		s.stop()
+		return nil, fmt.Errorf("start sink: pin to CPU %d: %w", cpu, err)
+	}
+	return s, nil
+}
+
+func (s *sink) run(cpu int, pinned chan<- error) {
+	defer close(s.done)
+	// The thread is pinned and never returned to the runtime's pool: it
+	// exits with the goroutine.
+	runtime.LockOSThread()
+	var set unix.CPUSet
+	set.Set(cpu)
+	err := unix.SchedSetaffinity(0, &set)
+	pinned <- err
+	if err != nil {
+		return
+	}
+	for !s.quit.Load() {
+		for q := 0; q < s.c.Queues(); q++ {
+			n, _, err := s.c.Discard(q)
+			if err != nil {
+				s.err = err
+				return
+			}
+			if n > 0 {
+				s.n.Add(uint64(n))
+			}
+		}
+	}
+}
+
+// stop ends the sink and returns the packets it received.
+func (s *sink) stop() (uint64, error) {
+	if s.quit.Swap(true) {
+		return s.n.Load(), s.err
+	}
+	<-s.done
+	s.c.Close()
+	return s.n.Load(), s.err
+}
