@@ -272,7 +272,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	r.dir = dir
-	defer os.RemoveAll(dir)
+	if os.Getenv("MSWBENCH_OPENFLOW_KEEP") != "" {
+		o.Logf("openflow: keeping %s (MSWBENCH_OPENFLOW_KEEP)", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	if err := r.build(); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -12,7 +13,11 @@ import (
 
 // A sink is the receiver of the throughput runs: a memif client in this
 // process, one goroutine on its own thread (pinned to the generator's CPU)
-// busy-polling every queue the switch granted and discarding what arrives. pktgen rx would poll each
+// draining every queue the switch granted and discarding what arrives. It
+// is interrupt-driven: when all queues are empty it sleeps on an eventfd
+// (the switch signals it after a batch), so that the sender, which
+// busy-polls on the same CPU, is not cut to half the CPU in time slices of
+// milliseconds, during which the switch would find a full ring or none. pktgen rx would poll each
 // queue in a goroutine of its own, and OVS needs two queue pairs (see
 // ovs) where mswitchd grants one: the receiver of OVS would then burn a
 // second thread on an idle queue, on a machine of two cores.
@@ -27,7 +32,7 @@ type sink struct {
 // startSink connects to the switch's memif port; its thread runs on CPU
 // cpu.
 func startSink(sock string, id, queues, cpu int) (*sink, error) {
-	c, err := memif.Dial(sock, memif.ClientConfig{ID: uint32(id), Name: "mswbench-sink", Queues: queues, Mode: memif.Poll})
+	c, err := memif.Dial(sock, memif.ClientConfig{ID: uint32(id), Name: "mswbench-sink", Queues: queues, Mode: memif.Interrupt})
 	if err != nil {
 		return nil, fmt.Errorf("start sink: %w", err)
 	}
@@ -53,7 +58,9 @@ func (s *sink) run(cpu int, pinned chan<- error) {
 	if err != nil {
 		return
 	}
+	active := 0 // the queue that had packets last: the one to sleep on
 	for !s.quit.Load() {
+		got := false
 		for q := 0; q < s.c.Queues(); q++ {
 			n, _, err := s.c.Discard(q)
 			if err != nil {
@@ -62,7 +69,21 @@ func (s *sink) run(cpu int, pinned chan<- error) {
 			}
 			if n > 0 {
 				s.n.Add(uint64(n))
+				got, active = true, q
 			}
+		}
+		if got {
+			continue
+		}
+		// Nothing: sleep on the active queue's eventfd, briefly, so that
+		// the other queues are looked at now and then.
+		ok, err := s.c.Wait(active, time.Millisecond)
+		if err != nil {
+			s.err = err
+			return
+		}
+		if !ok {
+			active = (active + 1) % s.c.Queues()
 		}
 	}
 }

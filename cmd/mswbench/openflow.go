@@ -168,8 +168,8 @@ func writeOpenflowMarkdown(w io.Writer, rep *ofbench.Report, m machine, cmdline,
 	fmt.Fprintln(w)
 
 	fmt.Fprintf(w, "### Throughput, 60-byte frames\n\n![throughput](bench/openflow-throughput.png)\n\n")
-	fmt.Fprintf(w, "| Rule set | Rules | Tables | Traffic flows | Caches | Switch | Mp/s | Sent Mp/s | Loss %% | Switch CPU %% | CPU ns/packet | PMD cycles/packet | mswitch / OVS | Background %% | Notes |\n")
-	fmt.Fprintf(w, "|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	fmt.Fprintf(w, "| Rule set | Rules | Tables | Traffic flows | Caches | Switch | Mp/s | Sent Mp/s | Loss %% | Switch CPU %% | CPU ns/packet | PMD cycles/packet | mswitch / OVS | taken: mswitch / OVS | Background %% | Notes |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, set := range ofbench.Sets {
 		for _, cache := range []bool{true, false} {
 			for _, sw := range []string{ofbench.SwitchMswitch, ofbench.SwitchOVS} {
@@ -177,21 +177,24 @@ func writeOpenflowMarkdown(w io.Writer, rep *ofbench.Report, m machine, cmdline,
 				if r == nil {
 					continue
 				}
-				ratio, cyc := "", "-"
+				ratio, taken, cyc := "", "", "-"
 				if v, ok := rep.Ratio(set, cache); ok && sw == ofbench.SwitchMswitch {
 					ratio = fmt.Sprintf("**%.2fx**", v)
+					if o := rep.Find(ofbench.KindThroughput, ofbench.SwitchOVS, set, cache); o != nil && o.SentMpps > 0 {
+						taken = fmt.Sprintf("%.2fx", r.SentMpps/o.SentMpps)
+					}
 				}
 				if r.Cycles > 0 {
 					cyc = fmt.Sprintf("%.0f", r.Cycles)
 				}
 				if r.Runs == 0 {
-					fmt.Fprintf(w, "| %s | %d | %d | %d | %s | %s | - | - | - | - | - | - | | - | %s |\n",
+					fmt.Fprintf(w, "| %s | %d | %d | %d | %s | %s | - | - | - | - | - | - | | | - | %s |\n",
 						set, r.Rules, r.Tables, r.Flows, onOffLabel(cache), sw, r.Note)
 					continue
 				}
-				fmt.Fprintf(w, "| %s | %d | %d | %d | %s | %s | %.2f [%.2f-%.2f] | %.2f | %.1f | %.0f | %.0f | %s | %s | %.0f | %s |\n",
+				fmt.Fprintf(w, "| %s | %d | %d | %d | %s | %s | %.2f [%.2f-%.2f] | %.2f | %.1f | %.0f | %.0f | %s | %s | %s | %.0f | %s |\n",
 					set, r.Rules, r.Tables, r.Flows, onOffLabel(cache), sw, r.Mpps, r.MppsMin, r.MppsMax, r.SentMpps, r.LossPct,
-					r.CPUPct, r.CPUNs, cyc, ratio, r.Background, r.Note)
+					r.CPUPct, r.CPUNs, cyc, ratio, taken, r.Background, r.Note)
 			}
 		}
 	}
