@@ -231,6 +231,8 @@ type Report struct {
 	NoOVS   string // why OVS did not run
 	Rows    []Row
 	Options Options
+	// Failed is why the set stopped before its end; "" when it did not.
+	Failed string
 }
 
 // Find returns the first row of kind for sw, set and cache, or nil.
@@ -328,11 +330,31 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		o.Logf("openflow: %s", s.name)
 		if err := s.fn(ctx); err != nil {
-			return r.rep, fmt.Errorf("%s: %w", s.name, err)
+			err = fmt.Errorf("%s: %w", s.name, r.explain(err))
+			r.rep.Failed = err.Error()
+			r.rep.Took = time.Since(r.rep.Start)
+			return r.rep, err
 		}
 	}
 	r.rep.Took = time.Since(r.rep.Start)
 	return r.rep, nil
+}
+
+// explain adds to err how a switch process ended, if one did.
+func (r *runner) explain(err error) error {
+	for _, sw := range r.sws {
+		var p *proc
+		switch s := sw.(type) {
+		case *ovs:
+			p = s.vs
+		case *mswitch:
+			p = s.d
+		}
+		if p != nil && p.Exited() {
+			err = fmt.Errorf("%w\n%s (pid %d) exited: %v\n%s", err, p.Name, p.PID(), p.Err(), tail(p.Out.String()))
+		}
+	}
+	return err
 }
 
 // build compiles mswitchd and pktgen, unless Options.Bin has them.

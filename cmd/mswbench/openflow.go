@@ -45,8 +45,12 @@ func runOpenflow(o options, quick bool) error {
 	opts.Logf = log.Printf
 	// Run turns SIGINT and SIGTERM into a cancellation, and cleans up.
 	rep, err := ofbench.Run(context.Background(), opts)
-	if err != nil {
+	if err != nil && rep == nil {
 		return err
+	}
+	if err != nil {
+		// Publish what was measured, with the failure, then fail.
+		defer log.Printf("openflow set failed: %v", err)
 	}
 	log.Printf("openflow set took %v", rep.Took.Round(time.Second))
 
@@ -74,7 +78,7 @@ func runOpenflow(o options, quick bool) error {
 		log.Printf("%-12s %s: %s (goal %s)", t.Status, t.What, t.Got, t.Want)
 	}
 	log.Printf("wrote %s and %s", md, dir)
-	return nil
+	return err
 }
 
 // gitCommit is the work tree's commit, with "+changes" when it differs
@@ -139,9 +143,11 @@ func writeOpenflowMarkdown(w io.Writer, rep *ofbench.Report, m machine, cmdline,
 		m.CPU, m.Cores, m.Kernel, m.Go, ovs)
 	fmt.Fprintf(w, "Both switches run in the same set, on the same ports and with the same rule files "+
 		"(`ovs-ofctl -O OpenFlow13 add-flows`): two memif server ports, OpenFlow ports 1 and 2; pktgen sends "+
-		"60-byte UDP frames into port 1 and a receiver in mswbench (one thread busy-polling every queue the switch "+
-		"grants: OVS's PMD transmits on queue 1, so its receiver needs two queue pairs, and pktgen rx would spend a "+
-		"thread on each) counts what comes out of port 2; pktgen is not pinned. **mswitch**: mswitchd, switch "+
+		"60-byte UDP frames into port 1 and a receiver in mswbench counts what comes out of port 2 (one thread draining "+
+		"every queue the switch grants, asleep on an eventfd when they are empty; OVS's PMD transmits on queue 1, so "+
+		"the receiver of OVS needs two queue pairs). Sender and receiver are pinned to CPU %d, the switch to CPU %d, "+
+		"which nothing else of the set uses. "+
+		"**mswitch**: mswitchd, switch "+
 		"on the openflow module, fail mode secure, memif ports in poll mode, the whole process on CPU %d with "+
 		"GOMAXPROCS=1. **OVS**: Debian's `ovs-vswitchd-dpdk`, bridge `datapath_type=netdev`, two `type=dpdk` ports "+
 		"whose `net_memif` devices are memif servers, its PMD thread on CPU %d (`pmd-cpu-mask`), its main thread "+
@@ -154,9 +160,15 @@ func writeOpenflowMarkdown(w io.Writer, rep *ofbench.Report, m machine, cmdline,
 		"switch process's thread run time (/proc/PID/task/*/schedstat) over a window inside the traffic; OVS's PMD "+
 		"cycles/packet are its own count (`dpif-netdev/pmd-stats-show`, busy cycles only). _Background_ is the "+
 		"CPU the machine spent on other work during the windows (%% of one core, %d = all busy; the most over the "+
-		"runs): the machine is shared. The data: [bench/openflow.csv](bench/openflow.csv).\n\n",
-		ofbench.SwitchCPU, ofbench.SwitchCPU, ofbench.GenCPU, o.Duration, o.Runs, 100*m.Cores)
+		"runs): the machine is shared. _Sent_ is what the switch took from the sender's ring (pktgen's count), "+
+		"delivered or dropped; _taken_ compares that between the switches: a switch that takes more than the receiver "+
+		"drains loses the rest at its output. The data: [bench/openflow.csv](bench/openflow.csv).\n\n",
+		ofbench.GenCPU, ofbench.SwitchCPU, ofbench.SwitchCPU, ofbench.SwitchCPU, ofbench.GenCPU, o.Duration, o.Runs, 100*m.Cores)
 
+	if rep.Failed != "" {
+		first, _, _ := strings.Cut(rep.Failed, "\n")
+		fmt.Fprintf(w, "**The set stopped before its end**: %s\n\n", first)
+	}
 	fmt.Fprintf(w, "### Targets\n\n| Target | Goal | Measured | Status |\n|---|---|---|---|\n")
 	for _, t := range rep.Targets() {
 		st := t.Status
