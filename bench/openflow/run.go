@@ -233,6 +233,8 @@ type Report struct {
 	Options Options
 	// Failed is why the set stopped before its end; "" when it did not.
 	Failed string
+	// OVSRestarts counts the times ovs-vswitchd died and was started again.
+	OVSRestarts int
 }
 
 // Find returns the first row of kind for sw, set and cache, or nil.
@@ -257,6 +259,11 @@ type runner struct {
 	sws  []sut
 	rep  *Report
 	sets map[string]RuleSet
+	// cur and cache are the rules and cache setting the switches have
+	// now, for an OVS started again.
+	cur      *RuleSet
+	curCache bool
+	restarts int
 }
 
 // Run runs the whole set. Every process it starts is ended before it
@@ -357,6 +364,54 @@ func (r *runner) explain(err error) error {
 	return err
 }
 
+// revive starts OVS again if it died (ovs-vswitchd-dpdk can crash when
+// a memif client connects, see the notes), with the rules and cache
+// setting it had, and returns the switch to use; other switches are
+// returned as they are.
+func (r *runner) revive(ctx context.Context, i int) (sut, error) {
+	o, ok := r.sws[i].(*ovs)
+	if !ok {
+		return r.sws[i], nil
+	}
+	if !o.vs.Exited() {
+		o.Resume()
+		if _, err := run(ctx, nil, "ovs-ofctl", "-O", "OpenFlow13", "show", o.Target()); err == nil {
+			return o, nil
+		}
+		// Not answering: dead and not yet reaped, or hung.
+		deadline := time.Now().Add(5 * time.Second)
+		for !o.vs.Exited() && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !o.vs.Exited() {
+			r.o.Logf("openflow: ovs-vswitchd (pid %d) does not answer; killing it", o.vs.PID())
+			o.vs.Kill()
+		}
+	}
+	r.restarts++
+	r.o.Logf("openflow: ovs-vswitchd (pid %d) exited: %v; starting it again (%d)\n%s", o.vs.PID(), o.vs.Err(), r.restarts, tail(o.vs.Out.String()))
+	o.Down()
+	for _, s := range r.sws {
+		s.Pause()
+	}
+	n, err := startOVS(ctx, r.o.Vswitchd, filepath.Join(r.dir, fmt.Sprintf("restart%d", r.restarts)), Namespace)
+	if err != nil {
+		return nil, fmt.Errorf("start OVS again: %w", err)
+	}
+	r.sws[i] = n
+	r.only(n)
+	if r.cur != nil {
+		if _, err := r.load(ctx, n, *r.cur); err != nil {
+			return nil, err
+		}
+	}
+	if err := n.SetCache(ctx, r.curCache); err != nil {
+		return nil, err
+	}
+	r.rep.OVSRestarts = r.restarts
+	return n, nil
+}
+
 // build compiles mswitchd and pktgen, unless Options.Bin has them.
 func (r *runner) build() error {
 	if r.o.Bin != "" {
@@ -419,7 +474,12 @@ func (r *runner) load(ctx context.Context, sw sut, rs RuleSet) (time.Duration, e
 func (r *runner) setupRate(ctx context.Context) error {
 	for _, n := range r.o.SetupCounts {
 		rs := Distinct(n, 2)
-		for _, sw := range r.sws {
+		r.cur = nil
+		for i := range r.sws {
+			sw, err := r.revive(ctx, i)
+			if err != nil {
+				return err
+			}
 			r.only(sw)
 			var secs []float64
 			for i := 0; i < r.o.Runs; i++ {
@@ -446,7 +506,12 @@ func (r *runner) setupRate(ctx context.Context) error {
 // time from the start of `ovs-ofctl add-flow in_port=1,actions=output:2`
 // to the first packet at a receiver on port 2 in this process.
 func (r *runner) firstPacket(ctx context.Context) error {
-	for _, sw := range r.sws {
+	r.cur, r.curCache = nil, true
+	for i := range r.sws {
+		sw, err := r.revive(ctx, i)
+		if err != nil {
+			return err
+		}
 		r.only(sw)
 		if err := sw.SetCache(ctx, true); err != nil {
 			return err
@@ -454,6 +519,9 @@ func (r *runner) firstPacket(ctx context.Context) error {
 		var ms, bar []float64
 		note := fmt.Sprintf("pktgen at %s p/s: resolution %.1f µs", rateString(r.o.FirstPacketRate), 1e6/r.o.FirstPacketRate)
 		for i := 0; i < r.o.FirstPacketRuns; i++ {
+			if sw, err = r.revive(ctx, slices.Index(r.sws, sw)); err != nil {
+				return err
+			}
 			m, b, err := r.firstPacketOnce(ctx, sw)
 			if err != nil {
 				// Reported, not fatal: the throughput runs still count.
@@ -661,7 +729,12 @@ func (r *runner) throughput(ctx context.Context) error {
 		if name != SetOne {
 			flows = r.o.Flows
 		}
-		for _, sw := range r.sws {
+		r.cur = &rs
+		for i := range r.sws {
+			sw, err := r.revive(ctx, i)
+			if err != nil {
+				return err
+			}
 			r.only(sw)
 			took, err := r.load(ctx, sw, rs)
 			if err != nil {
@@ -675,7 +748,12 @@ func (r *runner) throughput(ctx context.Context) error {
 		}
 		for _, cache := range []bool{true, false} {
 			samples := make(map[string][]sample)
-			for _, sw := range r.sws {
+			r.curCache = cache
+			for i := range r.sws {
+				sw, err := r.revive(ctx, i)
+				if err != nil {
+					return err
+				}
 				r.only(sw)
 				if err := sw.SetCache(ctx, cache); err != nil {
 					return err
@@ -683,13 +761,21 @@ func (r *runner) throughput(ctx context.Context) error {
 			}
 			failed := make(map[string][]string)
 			for round := 1; round <= r.o.Runs; round++ {
-				for _, sw := range r.sws {
+				for i := range r.sws {
+					sw, err := r.revive(ctx, i)
+					if err != nil {
+						return err
+					}
 					r.only(sw)
 					s, err := r.traffic(ctx, sw, flows)
 					if err != nil && ctx.Err() == nil {
 						// Once more, then the case goes on without this run.
-						r.o.Logf("openflow: round %d, %s, %s, cache %s: %v; once more", round, sw.Name(), name, onOff(cache), err)
+						r.o.Logf("openflow: round %d, %s, %s, cache %s: %v; once more", round, sw.Name(), name, onOff(cache), r.explain(err))
 						time.Sleep(2 * time.Second)
+						if sw, err = r.revive(ctx, i); err != nil {
+							return err
+						}
+						r.only(sw)
 						s, err = r.traffic(ctx, sw, flows)
 					}
 					if err != nil {
@@ -726,7 +812,12 @@ func (r *runner) throughput(ctx context.Context) error {
 					Note:       strings.Join(failed[sw.Name()], "; ")})
 			}
 		}
-		for _, sw := range r.sws {
+		r.curCache = true
+		for i := range r.sws {
+			sw, err := r.revive(ctx, i)
+			if err != nil {
+				return err
+			}
 			r.only(sw)
 			if err := sw.SetCache(ctx, true); err != nil {
 				return err

@@ -44,14 +44,11 @@ func runOpenflow(o options, quick bool) error {
 	}
 	opts.Logf = log.Printf
 	// Run turns SIGINT and SIGTERM into a cancellation, and cleans up.
-	rep, err := ofbench.Run(context.Background(), opts)
-	if err != nil && rep == nil {
-		return err
+	rep, runErr := ofbench.Run(context.Background(), opts)
+	if runErr != nil && rep == nil {
+		return runErr
 	}
-	if err != nil {
-		// Publish what was measured, with the failure, then fail.
-		defer log.Printf("openflow set failed: %v", err)
-	}
+	// A set that failed is published with what it measured, then fails.
 	log.Printf("openflow set took %v", rep.Took.Round(time.Second))
 
 	var csv strings.Builder
@@ -78,7 +75,10 @@ func runOpenflow(o options, quick bool) error {
 		log.Printf("%-12s %s: %s (goal %s)", t.Status, t.What, t.Got, t.Want)
 	}
 	log.Printf("wrote %s and %s", md, dir)
-	return err
+	if runErr != nil {
+		return fmt.Errorf("openflow set failed: %w", runErr)
+	}
+	return nil
 }
 
 // gitCommit is the work tree's commit, with "+changes" when it differs
@@ -165,6 +165,10 @@ func writeOpenflowMarkdown(w io.Writer, rep *ofbench.Report, m machine, cmdline,
 		"drains loses the rest at its output. The data: [bench/openflow.csv](bench/openflow.csv).\n\n",
 		ofbench.GenCPU, ofbench.SwitchCPU, ofbench.SwitchCPU, ofbench.SwitchCPU, ofbench.GenCPU, o.Duration, o.Runs, 100*m.Cores)
 
+	if rep.OVSRestarts > 0 {
+		fmt.Fprintf(w, "**ovs-vswitchd-dpdk died %d time(s) during the set** and was started again with the same rules and "+
+			"cache setting (see the notes); the run that was under way then was run again.\n\n", rep.OVSRestarts)
+	}
 	if rep.Failed != "" {
 		first, _, _ := strings.Cut(rep.Failed, "\n")
 		fmt.Fprintf(w, "**The set stopped before its end**: %s\n\n", first)
