@@ -59,11 +59,12 @@
 // # Concurrency
 //
 // Process (on distinct Workers) runs concurrently from any number of
-// goroutines. FlowMod, GroupMod, TableMod, Expire and the statistics come
-// from one control goroutine (they may also run concurrently with each
-// other: a sync.RWMutex serialises them). The slow path holds that lock for
-// reading; a cache hit takes no lock at all: it loads the generation, probes
-// its own caches, and adds to the counters atomically.
+// goroutines. FlowMod, GroupMod, MeterMod, TableMod, Expire and the
+// statistics come from one control goroutine (they may also run
+// concurrently with each other: a sync.RWMutex serialises them). The slow
+// path holds that lock for reading; a cache hit takes no lock at all: it
+// loads the generation, probes its own caches, adds to the counters
+// atomically, and charges meters' token buckets with compare-and-swap.
 //
 // # What is not supported
 //
