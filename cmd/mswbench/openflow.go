@@ -44,6 +44,7 @@ func runOpenflow(o options, quick bool) error {
 	}
 	opts.Logf = log.Printf
 	// Run turns SIGINT and SIGTERM into a cancellation, and cleans up.
+	commit := gitCommit() // of the code that runs, before others commit meanwhile
 	rep, runErr := ofbench.Run(context.Background(), opts)
 	if runErr != nil && rep == nil {
 		return runErr
@@ -62,7 +63,7 @@ func runOpenflow(o options, quick bool) error {
 	cmdline := strings.TrimSpace("go run ./cmd/mswbench " + strings.Join(quoteArgs(os.Args[1:]), " "))
 	notes, _ := os.ReadFile(filepath.Join(dir, openflowNotes))
 	var gen bytes.Buffer
-	writeOpenflowMarkdown(&gen, rep, describeMachine(), cmdline, gitCommit(), string(notes))
+	writeOpenflowMarkdown(&gen, rep, describeMachine(), cmdline, commit, string(notes))
 	md := filepath.Join(o.out, "BENCHMARKS.md")
 	old, err := os.ReadFile(md)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
