@@ -314,6 +314,7 @@ func (p *Pipeline) removed(f *flow, reason uint8, now time.Time) Removed {
 func (p *Pipeline) FlowMod(fm *ofp.FlowMod) ([]Removed, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.credit()
 	switch fm.Command {
 	case ofp.FlowAdd:
 		return nil, p.addFlow(fm)
@@ -501,6 +502,7 @@ func (p *Pipeline) removeFlows(hit []*flow, reason uint8) []Removed {
 func (p *Pipeline) Expire(now time.Time) []Removed {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.credit()
 	var out []Removed
 	var hit []*flow
 	var reasons []uint8

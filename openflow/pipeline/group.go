@@ -61,6 +61,7 @@ const maxGroupDepth = 32
 func (p *Pipeline) GroupMod(gm *ofp.GroupMod) ([]Removed, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.credit()
 	switch gm.Command {
 	case ofp.GroupAdd, ofp.GroupModify:
 		if gm.GroupID > ofp.GroupMax {

@@ -142,6 +142,7 @@ func compileMeter(mm *ofp.MeterMod) (*meterConf, error) {
 func (p *Pipeline) MeterMod(mm *ofp.MeterMod) ([]Removed, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.credit()
 	switch mm.Command {
 	case ofp.MeterAdd, ofp.MeterModify:
 		if mm.MeterID == 0 || mm.MeterID > ofp.MeterMax {

@@ -257,6 +257,14 @@ type Worker struct {
 	scratch []byte
 
 	emcHits, mfHits, misses atomic.Uint64
+
+	// tracked: made by NewWorker and listed in Pipeline.workers, so its
+	// cached programs count lazily and Pipeline.credit finds them.
+	tracked bool
+	// liveMu guards live, the cached programs whose counts are not all
+	// credited yet, and the programs' credited counts.
+	liveMu sync.Mutex
+	live   []*program
 }
 
 type emcEntry struct {
@@ -268,6 +276,7 @@ type emcEntry struct {
 // NewWorker returns a Worker with empty caches.
 func (p *Pipeline) NewWorker() *Worker {
 	w := p.newWorker()
+	w.tracked = true
 	p.workersMu.Lock()
 	p.workers = append(p.workers, w)
 	p.workersMu.Unlock()
@@ -331,7 +340,7 @@ func (w *Worker) ProcessTunnel(pkt []byte, inPort uint32, tunnelID uint64, res *
 		w.misses.Add(1)
 		prog = w.translate(pkt, &k, inPort)
 	}
-	prog.count(len(pkt))
+	prog.hit(len(pkt))
 	return w.exec(prog.ops, pkt, &lay, inPort, res, false)
 }
 
@@ -352,7 +361,14 @@ func (w *Worker) translate(pkt []byte, k *Key, inPort uint32) *program {
 	}
 	prog := x.prog.clone()
 	if w.mf.n >= p.opts.MaxMegaflows {
+		w.retire()
 		w.mf.clear()
+	}
+	if w.tracked {
+		prog.deferred = true
+		w.liveMu.Lock()
+		w.live = append(w.live, prog)
+		w.liveMu.Unlock()
 	}
 	w.mf.insert(k, &x.seen, prog)
 	e := &w.emc[k.hash()&uint64(len(w.emc)-1)]
@@ -364,7 +380,41 @@ func (w *Worker) translate(pkt []byte, k *Key, inPort uint32) *program {
 // their generation and need no flush).
 func (w *Worker) flush(g uint64) {
 	w.gen = g
+	w.retire()
 	w.mf.clear()
+}
+
+// retire credits the counts of every cached program and forgets them,
+// with the exact-match entries that point to them: the caches are about to
+// be emptied, and a program no cache reaches must have nothing left to
+// credit.
+func (w *Worker) retire() {
+	w.liveMu.Lock()
+	for _, pr := range w.live {
+		pr.credit()
+	}
+	clear(w.live)
+	w.live = w.live[:0]
+	w.liveMu.Unlock()
+	for i := range w.emc {
+		w.emc[i].gen, w.emc[i].prog = 0, nil
+	}
+}
+
+// credit passes what the workers' cached programs counted on to the flows',
+// groups', buckets' and tables' counters. Every reader of those counters
+// calls it first. Safe from any goroutine; callers may hold p.mu.
+func (p *Pipeline) credit() {
+	p.workersMu.Lock()
+	ws := p.workers
+	p.workersMu.Unlock()
+	for _, w := range ws {
+		w.liveMu.Lock()
+		for _, pr := range w.live {
+			pr.credit()
+		}
+		w.liveMu.Unlock()
+	}
 }
 
 // megaflows is a worker's megaflow cache: tuple space search over the masks

@@ -76,6 +76,7 @@ func duration(now, since time.Time) (sec, nsec uint32) {
 func (p *Pipeline) FlowStats(r *ofp.FlowStatsRequest) (*ofp.FlowStatsReply, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
+	p.credit()
 	fs, err := p.selectFlows(r)
 	if err != nil {
 		return nil, err
@@ -98,6 +99,7 @@ func (p *Pipeline) FlowStats(r *ofp.FlowStatsRequest) (*ofp.FlowStatsReply, erro
 func (p *Pipeline) AggregateStats(r *ofp.AggregateStatsRequest) (*ofp.AggregateStatsReply, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
+	p.credit()
 	fs, err := p.selectFlows((*ofp.FlowStatsRequest)(r))
 	if err != nil {
 		return nil, err
@@ -116,6 +118,7 @@ func (p *Pipeline) AggregateStats(r *ofp.AggregateStatsRequest) (*ofp.AggregateS
 func (p *Pipeline) TableStats() *ofp.TableStatsReply {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
+	p.credit()
 	rep := &ofp.TableStatsReply{Stats: make([]ofp.TableStats, 0, len(p.tables))}
 	for _, t := range p.tables {
 		rep.Stats = append(rep.Stats, ofp.TableStats{
@@ -166,6 +169,7 @@ func (p *Pipeline) refCount(id uint32) uint32 {
 func (p *Pipeline) GroupStats(r *ofp.GroupStatsRequest) *ofp.GroupStatsReply {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
+	p.credit()
 	now := p.now()
 	rep := &ofp.GroupStatsReply{}
 	for _, id := range p.groupIDs() {
