@@ -48,16 +48,28 @@ func startSink(sock string, id, queues, cpu int) (*sink, error) {
 
 func (s *sink) run(cpu int, pinned chan<- error) {
 	defer close(s.done)
-	// The thread is pinned and never returned to the runtime's pool: it
-	// exits with the goroutine.
+	// The thread is pinned while the sink runs, then unpinned and handed
+	// back to the runtime. It must not exit with the goroutine: the
+	// processes of the set (mswitchd, OVS) are started with Pdeathsig, which
+	// fires when the thread that forked them exits, and Go may have forked
+	// any of them from this very thread (a full run lost mswitchd so).
 	runtime.LockOSThread()
-	var set unix.CPUSet
-	set.Set(cpu)
-	err := unix.SchedSetaffinity(0, &set)
+	var was, set unix.CPUSet
+	err := unix.SchedGetaffinity(0, &was)
+	if err == nil {
+		set.Set(cpu)
+		err = unix.SchedSetaffinity(0, &set)
+	}
 	pinned <- err
 	if err != nil {
+		runtime.UnlockOSThread()
 		return
 	}
+	defer func() {
+		if unix.SchedSetaffinity(0, &was) == nil {
+			runtime.UnlockOSThread()
+		} // else the pinned thread exits with the goroutine, as before
+	}()
 	active := 0 // the queue that had packets last: the one to sleep on
 	for !s.quit.Load() {
 		got := false

@@ -3,6 +3,13 @@
 // A Proc is ended by its PID, never by name; it never outlives the process
 // that started it (Pdeathsig); and it leads a process group of its own, so
 // that a signal also reaches the workers it forked (trafgen does).
+//
+// Pdeathsig fires when the OS thread that forked the process exits, not
+// only when the program does, and Go forks from whichever thread the
+// calling goroutine runs on. So no goroutine of a program using this
+// package may let its thread exit (a goroutine that ends while locked with
+// runtime.LockOSThread does): it would kill the processes forked from that
+// thread.
 package proc
 
 import (
