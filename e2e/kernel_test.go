@@ -233,7 +233,7 @@ func TestKernelPorts(t *testing.T) {
 	n.sh("ip", "-n", n.ns("1"), "addr", "add", n.ip(1)+"/24", "dev", n.hostIf("4"))
 	n.sh("ip", "-n", n.ns("1"), "link", "set", n.hostIf("4"), "up")
 	n.sh("ip", "link", "set", n.swIf("4"), "up")
-	d.ctl(t, "port", "add", "sw0", "h1b", "--type", "afpacket", "--mode", "adaptive", "--interface", n.swIf("4"))
+	d.ctl(t, "port", "add", "sw0", "h1b", "--type", "afpacket", "--mode", "adaptive", "--poll-window", "200us", "--interface", n.swIf("4"))
 	if err := n.ping("1", 2); err != nil {
 		t.Errorf("after the move: %v", err)
 	}

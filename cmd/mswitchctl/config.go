@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -85,11 +86,12 @@ func (a *app) switchCmd() *cobra.Command {
 
 func (a *app) portCmd() *cobra.Command {
 	var (
-		typ     string
-		m       control.MemifSpec
-		pipeQ   int
-		ifname  string
-		xdpMode string
+		typ        string
+		m          control.MemifSpec
+		pipeQ      int
+		ifname     string
+		xdpMode    string
+		pollWindow time.Duration
 	)
 	add := &cobra.Command{
 		Use:   "add SWITCH NAME",
@@ -128,6 +130,9 @@ or with $MSWITCH_SOCKET.`,
 				if f.Changed("pipe-queues") {
 					return fmt.Errorf("--pipe-queues applies to pipe ports, not memif ones")
 				}
+				if f.Changed("poll-window") {
+					return fmt.Errorf("--poll-window applies to afxdp and afpacket ports, not memif ones")
+				}
 				mm := m
 				if mm.Socket != "" && mm.Socket[0] != '@' {
 					abs, err := filepath.Abs(mm.Socket)
@@ -138,7 +143,7 @@ or with $MSWITCH_SOCKET.`,
 				}
 				spec.Memif = &mm
 			case control.TypePipe:
-				for _, n := range []string{"socket", "id", "queues", "mode", "secret", "ring-size", "interface", "xdp-mode"} {
+				for _, n := range []string{"socket", "id", "queues", "mode", "secret", "ring-size", "interface", "xdp-mode", "poll-window"} {
 					if f.Changed(n) {
 						return fmt.Errorf("--%s does not apply to pipe ports", n)
 					}
@@ -151,8 +156,8 @@ or with $MSWITCH_SOCKET.`,
 					}
 				}
 				if typ == control.TypeTap {
-					if f.Changed("mode") || f.Changed("xdp-mode") {
-						return fmt.Errorf("--mode and --xdp-mode do not apply to tap ports")
+					if f.Changed("mode") || f.Changed("xdp-mode") || f.Changed("poll-window") {
+						return fmt.Errorf("--mode, --xdp-mode and --poll-window do not apply to tap ports")
 					}
 					spec.Tap = &control.TapSpec{Name: ifname, Queues: m.Queues}
 					break
@@ -160,7 +165,8 @@ or with $MSWITCH_SOCKET.`,
 				if typ == control.TypeAFPacket && f.Changed("xdp-mode") {
 					return fmt.Errorf("--xdp-mode applies to afxdp ports, not afpacket ones")
 				}
-				spec.Kernel = &control.KernelSpec{Interface: ifname, Queues: m.Queues, Mode: m.Mode, XDPMode: xdpMode}
+				spec.Kernel = &control.KernelSpec{Interface: ifname, Queues: m.Queues, Mode: m.Mode, XDPMode: xdpMode,
+					PollWindowUS: int(pollWindow / time.Microsecond)}
 			}
 			_, err := a.client().AddPort(cmd.Context(), args[0], spec)
 			return err
@@ -173,7 +179,8 @@ or with $MSWITCH_SOCKET.`,
 	f.StringVar(&m.Socket, "socket", "", "memif socket path, @name for an abstract socket (default: the daemon's)")
 	f.Uint32Var(&m.ID, "id", 0, "memif interface id, unique on its socket")
 	f.IntVarP(&m.Queues, "queues", "q", 1, "queue pairs (memif, afxdp, afpacket, tap)")
-	f.StringVar(&m.Mode, "mode", "interrupt", "memif, afxdp, afpacket: interrupt (sleeps when idle) or poll (busy-polls)")
+	f.StringVar(&m.Mode, "mode", "interrupt", "memif, afxdp, afpacket: interrupt (sleeps when idle) or poll (busy-polls); afxdp, afpacket: also adaptive (polls for --poll-window after each packet, then sleeps)")
+	f.DurationVar(&pollWindow, "poll-window", 0, "afxdp, afpacket in adaptive mode: how long a queue keeps polling after its last packet (default: the backend's, 50µs)")
 	f.StringVar(&m.Secret, "secret", "", "memif secret the client must present")
 	f.Uint8Var(&m.Log2RingSize, "ring-size", 0, "memif ring size, as log2 of the number of slots (default: the backend's)")
 	f.IntVar(&pipeQ, "pipe-queues", 1, "pipe queue pairs")
