@@ -7,7 +7,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -24,17 +23,6 @@ import (
 
 	kernelbench "github.com/mswitch/mswitch/bench/kernel"
 )
-
-// The kernel section of BENCHMARKS.md lies between these markers; -kernel
-// rewrites it and keeps everything else.
-const (
-	kernelStart = "<!-- kernel:start -->"
-	kernelEnd   = "<!-- kernel:end -->"
-)
-
-// kernelNotes is the hand-written analysis, kept in its own file so that a
-// new run does not overwrite it; the section includes it.
-const kernelNotes = "kernel-notes.md"
 
 // runKernel runs the kernel set and publishes it under o.out.
 func runKernel(o options, quick bool, commit string) error {
@@ -59,43 +47,20 @@ func runKernel(o options, quick bool, commit string) error {
 	if err := kernelbench.WriteCSV(&csv, rep); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "kernel.csv"), csv.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write kernel.csv: %w", err)
-	}
 	if err := plotKernel(rep, dir); err != nil {
 		return err
 	}
-	cmdline := strings.TrimSpace("go run ./cmd/mswbench " + strings.Join(quoteArgs(os.Args[1:]), " "))
-	notes, _ := os.ReadFile(filepath.Join(dir, kernelNotes))
-	var gen bytes.Buffer
-	writeKernelMarkdown(&gen, rep, describeMachine(), cmdline, string(notes))
-	md := filepath.Join(o.out, "BENCHMARKS.md")
-	old, err := os.ReadFile(md)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read %s: %w", md, err)
-	}
-	if err := os.WriteFile(md, []byte(spliceKernel(string(old), gen.String())), 0o644); err != nil {
-		return fmt.Errorf("write report: %w", err)
+	md, err := kernelSection.publish(o.out, csv.Bytes(), func(w io.Writer, cmdline, notes string) {
+		writeKernelMarkdown(w, rep, describeMachine(), cmdline, notes)
+	})
+	if err != nil {
+		return err
 	}
 	for _, t := range rep.Targets() {
 		log.Printf("%-12s %s: %s (goal %s)", t.Status, t.What, t.Got, t.Want)
 	}
 	log.Printf("wrote %s and %s", md, dir)
 	return nil
-}
-
-// spliceKernel replaces the kernel section of doc by gen; a doc without it
-// gets it at its end.
-func spliceKernel(doc, gen string) string {
-	if strings.TrimSpace(doc) == "" {
-		doc = "# Benchmarks\n"
-	}
-	i := strings.Index(doc, kernelStart)
-	j := strings.Index(doc, kernelEnd)
-	if i < 0 || j < i {
-		return strings.TrimRight(doc, "\n") + "\n\n" + kernelStart + "\n" + gen + kernelEnd + "\n"
-	}
-	return doc[:i+len(kernelStart)] + "\n" + gen + doc[j:]
 }
 
 // wire is a frame size with its FCS, as frames are usually named.

@@ -76,16 +76,16 @@ func TestKernelPublish(t *testing.T) {
 }
 
 func TestSpliceKernel(t *testing.T) {
-	doc := "# B\n\n<!-- generated:start -->\nfabric\n<!-- generated:end -->\n\n" + memifStart + "\nm\n" + memifEnd + "\n"
-	got := spliceKernel(doc, "one\n")
-	if !strings.HasPrefix(got, doc) || !strings.HasSuffix(got, kernelStart+"\none\n"+kernelEnd+"\n") {
+	doc := "# B\n\n<!-- generated:start -->\nfabric\n<!-- generated:end -->\n\n" + memifSection.start() + "\nm\n" + memifSection.end() + "\n"
+	got := kernelSection.splice(doc, "one\n")
+	if !strings.HasPrefix(got, doc) || !strings.HasSuffix(got, kernelSection.start()+"\none\n"+kernelSection.end()+"\n") {
 		t.Fatalf("first splice:\n%s", got)
 	}
-	again := spliceKernel(got, "two\n")
-	if strings.Contains(again, "one") || !strings.Contains(again, kernelStart+"\ntwo\n"+kernelEnd) || !strings.HasPrefix(again, doc) {
+	again := kernelSection.splice(got, "two\n")
+	if strings.Contains(again, "one") || !strings.Contains(again, kernelSection.start()+"\ntwo\n"+kernelSection.end()) || !strings.HasPrefix(again, doc) {
 		t.Fatalf("second splice:\n%s", again)
 	}
-	if m := spliceMemif(again, "m2\n"); !strings.Contains(m, kernelStart+"\ntwo\n"+kernelEnd) || !strings.Contains(m, "m2") {
+	if m := memifSection.splice(again, "m2\n"); !strings.Contains(m, kernelSection.start()+"\ntwo\n"+kernelSection.end()) || !strings.Contains(m, "m2") {
 		t.Fatalf("memif splice:\n%s", m)
 	}
 }

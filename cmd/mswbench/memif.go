@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -28,18 +27,6 @@ import (
 
 	memifbench "github.com/mswitch/mswitch/bench/memif"
 )
-
-// The memif section of BENCHMARKS.md lies between these markers; -memif
-// rewrites it and keeps everything else, the fabric's generated section
-// included.
-const (
-	memifStart = "<!-- memif:start -->"
-	memifEnd   = "<!-- memif:end -->"
-)
-
-// memifNotes is the hand-written analysis, kept in its own file so that a
-// new run does not overwrite it; the section includes it.
-const memifNotes = "memif-notes.md"
 
 // runMemif runs the memif set and publishes it under o.out.
 func runMemif(o options, quick bool) error {
@@ -64,44 +51,20 @@ func runMemif(o options, quick bool) error {
 	if err := memifbench.WriteCSV(&csv, rep); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "memif.csv"), csv.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write memif.csv: %w", err)
-	}
 	if err := plotMemif(rep, dir); err != nil {
 		return err
 	}
-
-	cmdline := strings.TrimSpace("go run ./cmd/mswbench " + strings.Join(quoteArgs(os.Args[1:]), " "))
-	notes, _ := os.ReadFile(filepath.Join(dir, memifNotes))
-	var gen bytes.Buffer
-	writeMemifMarkdown(&gen, rep, describeMachine(), cmdline, string(notes))
-	md := filepath.Join(o.out, "BENCHMARKS.md")
-	old, err := os.ReadFile(md)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read %s: %w", md, err)
-	}
-	if err := os.WriteFile(md, []byte(spliceMemif(string(old), gen.String())), 0o644); err != nil {
-		return fmt.Errorf("write report: %w", err)
+	md, err := memifSection.publish(o.out, csv.Bytes(), func(w io.Writer, cmdline, notes string) {
+		writeMemifMarkdown(w, rep, describeMachine(), cmdline, notes)
+	})
+	if err != nil {
+		return err
 	}
 	for _, t := range rep.Targets() {
 		log.Printf("%-12s %s: %s (goal %s)", t.Status, t.What, t.Got, t.Want)
 	}
 	log.Printf("wrote %s and %s", md, dir)
 	return nil
-}
-
-// spliceMemif replaces the memif section of doc by gen; a doc without it
-// gets it at its end.
-func spliceMemif(doc, gen string) string {
-	if strings.TrimSpace(doc) == "" {
-		doc = "# Benchmarks\n"
-	}
-	i := strings.Index(doc, memifStart)
-	j := strings.Index(doc, memifEnd)
-	if i < 0 || j < i {
-		return strings.TrimRight(doc, "\n") + "\n\n" + memifStart + "\n" + gen + memifEnd + "\n"
-	}
-	return doc[:i+len(memifStart)] + "\n" + gen + doc[j:]
 }
 
 // writeMemifMarkdown writes the memif section.

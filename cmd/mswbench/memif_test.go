@@ -75,16 +75,16 @@ func TestMemifPublish(t *testing.T) {
 
 func TestSpliceMemif(t *testing.T) {
 	doc := "# B\n\n<!-- generated:start -->\nfabric\n<!-- generated:end -->\n\n## Where\n\nhand\n"
-	got := spliceMemif(doc, "one\n")
-	if !strings.HasPrefix(got, doc) || !strings.HasSuffix(got, memifStart+"\none\n"+memifEnd+"\n") {
+	got := memifSection.splice(doc, "one\n")
+	if !strings.HasPrefix(got, doc) || !strings.HasSuffix(got, memifSection.start()+"\none\n"+memifSection.end()+"\n") {
 		t.Fatalf("first splice:\n%s", got)
 	}
-	again := spliceMemif(got, "two\n")
-	if strings.Contains(again, "one") || !strings.Contains(again, memifStart+"\ntwo\n"+memifEnd) || !strings.HasPrefix(again, doc) {
+	again := memifSection.splice(got, "two\n")
+	if strings.Contains(again, "one") || !strings.Contains(again, memifSection.start()+"\ntwo\n"+memifSection.end()) || !strings.HasPrefix(again, doc) {
 		t.Fatalf("second splice:\n%s", again)
 	}
 	// The fabric's splice leaves the memif section alone.
-	if f := splice(again, "fabric2\n"); !strings.Contains(f, memifStart+"\ntwo\n"+memifEnd) || !strings.Contains(f, "fabric2") {
+	if f := splice(again, "fabric2\n"); !strings.Contains(f, memifSection.start()+"\ntwo\n"+memifSection.end()) || !strings.Contains(f, "fabric2") {
 		t.Fatalf("fabric splice:\n%s", f)
 	}
 }

@@ -7,7 +7,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -21,16 +20,6 @@ import (
 
 	ofbench "github.com/mswitch/mswitch/bench/openflow"
 )
-
-// The openflow section of BENCHMARKS.md lies between these markers.
-const (
-	openflowStart = "<!-- openflow:start -->"
-	openflowEnd   = "<!-- openflow:end -->"
-)
-
-// openflowNotes is the hand-written analysis, kept in its own file; the
-// section includes it.
-const openflowNotes = "openflow-notes.md"
 
 // runOpenflow runs the openflow set and publishes it under o.out.
 func runOpenflow(o options, quick bool) error {
@@ -54,23 +43,14 @@ func runOpenflow(o options, quick bool) error {
 
 	var csv strings.Builder
 	ofbench.WriteCSV(&csv, rep)
-	if err := os.WriteFile(filepath.Join(dir, "openflow.csv"), []byte(csv.String()), 0o644); err != nil {
-		return fmt.Errorf("write openflow.csv: %w", err)
-	}
 	if err := plotOpenflow(rep, dir); err != nil {
 		return err
 	}
-	cmdline := strings.TrimSpace("go run ./cmd/mswbench " + strings.Join(quoteArgs(os.Args[1:]), " "))
-	notes, _ := os.ReadFile(filepath.Join(dir, openflowNotes))
-	var gen bytes.Buffer
-	writeOpenflowMarkdown(&gen, rep, describeMachine(), cmdline, commit, string(notes))
-	md := filepath.Join(o.out, "BENCHMARKS.md")
-	old, err := os.ReadFile(md)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read %s: %w", md, err)
-	}
-	if err := os.WriteFile(md, []byte(spliceOpenflow(string(old), gen.String())), 0o644); err != nil {
-		return fmt.Errorf("write report: %w", err)
+	md, err := openflowSection.publish(o.out, []byte(csv.String()), func(w io.Writer, cmdline, notes string) {
+		writeOpenflowMarkdown(w, rep, describeMachine(), cmdline, commit, notes)
+	})
+	if err != nil {
+		return err
 	}
 	for _, t := range rep.Targets() {
 		log.Printf("%-12s %s: %s (goal %s)", t.Status, t.What, t.Got, t.Want)
@@ -94,20 +74,6 @@ func gitCommit() string {
 		c += "+changes"
 	}
 	return c
-}
-
-// spliceOpenflow replaces the openflow section of doc by gen; a doc
-// without it gets it at its end.
-func spliceOpenflow(doc, gen string) string {
-	if strings.TrimSpace(doc) == "" {
-		doc = "# Benchmarks\n"
-	}
-	i := strings.Index(doc, openflowStart)
-	j := strings.Index(doc, openflowEnd)
-	if i < 0 || j < i {
-		return strings.TrimRight(doc, "\n") + "\n\n" + openflowStart + "\n" + gen + openflowEnd + "\n"
-	}
-	return doc[:i+len(openflowStart)] + "\n" + gen + doc[j:]
 }
 
 // setLabel describes a throughput rule set.

@@ -65,16 +65,16 @@ func TestOpenflowPublish(t *testing.T) {
 }
 
 func TestSpliceOpenflow(t *testing.T) {
-	doc := "# B\n\n<!-- generated:start -->\nfabric\n<!-- generated:end -->\n\n" + memifStart + "\nm\n" + memifEnd + "\n"
-	got := spliceOpenflow(doc, "one\n")
-	if !strings.HasPrefix(got, doc) || !strings.HasSuffix(got, openflowStart+"\none\n"+openflowEnd+"\n") {
+	doc := "# B\n\n<!-- generated:start -->\nfabric\n<!-- generated:end -->\n\n" + memifSection.start() + "\nm\n" + memifSection.end() + "\n"
+	got := openflowSection.splice(doc, "one\n")
+	if !strings.HasPrefix(got, doc) || !strings.HasSuffix(got, openflowSection.start()+"\none\n"+openflowSection.end()+"\n") {
 		t.Fatalf("first splice:\n%s", got)
 	}
-	again := spliceOpenflow(got, "two\n")
-	if strings.Contains(again, "one") || !strings.Contains(again, openflowStart+"\ntwo\n"+openflowEnd) || !strings.HasPrefix(again, doc) {
+	again := openflowSection.splice(got, "two\n")
+	if strings.Contains(again, "one") || !strings.Contains(again, openflowSection.start()+"\ntwo\n"+openflowSection.end()) || !strings.HasPrefix(again, doc) {
 		t.Fatalf("second splice:\n%s", again)
 	}
-	if m := spliceMemif(again, "m2\n"); !strings.Contains(m, openflowStart+"\ntwo\n"+openflowEnd) {
+	if m := memifSection.splice(again, "m2\n"); !strings.Contains(m, openflowSection.start()+"\ntwo\n"+openflowSection.end()) {
 		t.Fatalf("memif splice:\n%s", m)
 	}
 }

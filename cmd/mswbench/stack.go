@@ -7,7 +7,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -20,17 +19,6 @@ import (
 
 	stackbench "github.com/mswitch/mswitch/bench/stack"
 )
-
-// The stack section of BENCHMARKS.md lies between these markers; -stack
-// rewrites it and keeps everything else.
-const (
-	stackStart = "<!-- stack:start -->"
-	stackEnd   = "<!-- stack:end -->"
-)
-
-// stackNotes is the hand-written analysis, kept in its own file so that a
-// new run does not overwrite it; the section includes it.
-const stackNotes = "stack-notes.md"
 
 // runStack runs the stack set and publishes it under o.out.
 func runStack(o options, quick bool) error {
@@ -53,9 +41,6 @@ func runStack(o options, quick bool) error {
 	if err := stackbench.WriteCSV(&csv, rep); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "stack.csv"), csv.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write stack.csv: %w", err)
-	}
 	ps, err := plotStack(rep)
 	if err != nil {
 		return fmt.Errorf("plot stack.png: %w", err)
@@ -63,37 +48,17 @@ func runStack(o options, quick bool) error {
 	if err := savePNG(filepath.Join(dir, "stack.png"), ps); err != nil {
 		return err
 	}
-	cmdline := strings.TrimSpace("go run ./cmd/mswbench " + strings.Join(quoteArgs(os.Args[1:]), " "))
-	notes, _ := os.ReadFile(filepath.Join(dir, stackNotes))
-	var gen bytes.Buffer
-	writeStackMarkdown(&gen, rep, describeMachine(), cmdline, string(notes))
-	md := filepath.Join(o.out, "BENCHMARKS.md")
-	old, err := os.ReadFile(md)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read %s: %w", md, err)
-	}
-	if err := os.WriteFile(md, []byte(spliceStack(string(old), gen.String())), 0o644); err != nil {
-		return fmt.Errorf("write report: %w", err)
+	md, err := stackSection.publish(o.out, csv.Bytes(), func(w io.Writer, cmdline, notes string) {
+		writeStackMarkdown(w, rep, describeMachine(), cmdline, notes)
+	})
+	if err != nil {
+		return err
 	}
 	for _, r := range rep.Rows {
 		log.Printf("%-6s %-10s %9.0f req/s %6.2f Gb/s p50 %v p99 %v", r.Workload.Name, r.Server, r.RPS, r.Gbps, r.P50, r.P99)
 	}
 	log.Printf("wrote %s and %s", md, dir)
 	return nil
-}
-
-// spliceStack replaces the stack section of doc by gen; a doc without it
-// gets it at its end.
-func spliceStack(doc, gen string) string {
-	if strings.TrimSpace(doc) == "" {
-		doc = "# Benchmarks\n"
-	}
-	i := strings.Index(doc, stackStart)
-	j := strings.Index(doc, stackEnd)
-	if i < 0 || j < i {
-		return strings.TrimRight(doc, "\n") + "\n\n" + stackStart + "\n" + gen + stackEnd + "\n"
-	}
-	return doc[:i+len(stackStart)] + "\n" + gen + doc[j:]
 }
 
 // writeStackMarkdown writes the stack section.

@@ -43,9 +43,9 @@ func TestStackPublish(t *testing.T) {
 			t.Errorf("section lacks %q:\n%s", want, md)
 		}
 	}
-	doc := spliceStack("# Benchmarks\n\nkept\n", md)
-	doc = spliceStack(doc, "again\n")
-	if strings.Count(doc, stackStart) != 1 || !strings.Contains(doc, "kept") || !strings.Contains(doc, "again") || strings.Contains(doc, "notes here") {
+	doc := stackSection.splice("# Benchmarks\n\nkept\n", md)
+	doc = stackSection.splice(doc, "again\n")
+	if strings.Count(doc, stackSection.start()) != 1 || !strings.Contains(doc, "kept") || !strings.Contains(doc, "again") || strings.Contains(doc, "notes here") {
 		t.Errorf("splice:\n%s", doc)
 	}
 }
