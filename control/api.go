@@ -227,7 +227,7 @@ type PortStats struct {
 	RxBytes   uint64            `json:"rx_bytes"`
 	TxPackets uint64            `json:"tx_packets"`
 	TxBytes   uint64            `json:"tx_bytes"`
-	Drops     map[string]uint64 `json:"drops"` // by reason: lookup, malformed, no-port, loop, queue-full, oversize, offload
+	Drops     map[string]uint64 `json:"drops"` // by reason: lookup, malformed, no-port, loop, queue-full, oversize, offload, ring-full
 }
 
 // TotalDrops sums the drops of every reason.

@@ -28,7 +28,7 @@ var (
 	descTxBytes = prometheus.NewDesc("mswitch_port_tx_bytes_total",
 		"Bytes the switch delivered to the port.", portLabels, nil)
 	descDrops = prometheus.NewDesc("mswitch_port_drops_total",
-		"Packets dropped, by reason: lookup, malformed, no-port, loop and offload at the input port, queue-full and oversize at the output port.",
+		"Packets dropped, by reason: lookup, malformed, no-port, loop and offload at the input port, queue-full and oversize at the output port, ring-full (the backend's receive ring was full; counted by the kernel) at the input port.",
 		[]string{"switch", "port", "reason"}, nil)
 	descPortUp = prometheus.NewDesc("mswitch_port_up",
 		"1 if the port forwards (for memif, a client is connected), else 0.", []string{"switch", "port", "type"}, nil)

@@ -40,6 +40,17 @@ type Backend interface {
 	Close() error
 }
 
+// A RingDropper is a Backend whose input rings can overflow: a kernel that
+// finds the ring full drops the packet before the fabric sees it. The
+// fabric adds RingDrops to the port's DropRingFull count.
+type RingDropper interface {
+	// RingDrops returns how many packets the port's input rings dropped
+	// because they were full, since the port was opened: it never
+	// decreases. It is called from any goroutine, while the port is
+	// attached (never after Close), and must not block for long.
+	RingDrops() uint64
+}
+
 // Slot is one buffer an InQueue lends to the fabric.
 type Slot struct {
 	// Buf holds the received bytes: len(Buf) is their number and cap(Buf)

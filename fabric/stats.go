@@ -12,7 +12,8 @@ type DropReason int
 
 // Drop reasons. Lookup, malformed, no-port, loop and offload are counted at
 // the port the packet came from, queue-full and oversize at the port it was
-// going to.
+// going to. Ring-full is counted by the backend (a RingDropper), at the port
+// the packet was coming from: the fabric never saw the packet.
 const (
 	DropLookup    DropReason = iota // the logic returned logic.Drop
 	DropMalformed                   // the logic returned logic.DropMalformed, or a broken buffer chain
@@ -21,12 +22,13 @@ const (
 	DropQueueFull                   // no room in the destination's output queue
 	DropOversize                    // the packet needs more than MaxFrags of the destination's buffers
 	DropOffload                     // the packet's offload state (Slot.Offload) does not fit the packet
+	DropRingFull                    // the backend's receive ring was full: dropped before the switch saw it
 	NumDropReasons
 )
 
 const numDropReasons = NumDropReasons
 
-var dropNames = [NumDropReasons]string{"lookup", "malformed", "no-port", "loop", "queue-full", "oversize", "offload"}
+var dropNames = [NumDropReasons]string{"lookup", "malformed", "no-port", "loop", "queue-full", "oversize", "offload", "ring-full"}
 
 func (r DropReason) String() string {
 	if r >= 0 && r < NumDropReasons {
@@ -95,6 +97,9 @@ func (p *port) stats() PortStats {
 	s.TxPackets, s.TxBytes = out.packets, out.bytes
 	for i, d := range out.drops {
 		s.Drops[i] += d
+	}
+	if rd, ok := p.backend.(RingDropper); ok {
+		s.Drops[DropRingFull] += rd.RingDrops()
 	}
 	return s
 }

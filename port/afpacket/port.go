@@ -161,7 +161,10 @@ type Stats struct {
 	// came whole through the socket (in RxPackets too).
 	Copied uint64
 	// KernelDrops counts frames the kernel could not put in a ring
-	// (PACKET_STATISTICS tp_drops: the ring was full).
+	// (PACKET_STATISTICS tp_drops: the ring was full). The kernel counts
+	// them nowhere else: not in the socket's sk_drops (ss -m), not in the
+	// interface's counters. The fabric reports them as the port's
+	// ring-full drops (RingDrops).
 	KernelDrops uint64
 	// Truncated counts packets longer than a frame that the socket could
 	// not queue whole (its receive buffer was full), dropped.
@@ -191,7 +194,10 @@ type Port struct {
 	closed      bool
 }
 
-var _ fabric.Backend = (*Port)(nil)
+var (
+	_ fabric.Backend     = (*Port)(nil)
+	_ fabric.RingDropper = (*Port)(nil)
+)
 
 // sock is one queue pair: the socket, its RX ring and its output slots.
 type sock struct {
@@ -492,6 +498,20 @@ func (p *Port) Stats() Stats {
 	}
 	st.KernelDrops = p.kernelDrops
 	return st
+}
+
+// RingDrops implements fabric.RingDropper: Stats().KernelDrops, the frames
+// the kernel found no room for in a ring. It reads the kernel's
+// PACKET_STATISTICS as Stats does.
+func (p *Port) RingDrops() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		for _, s := range p.socks {
+			p.readKernelStatsLocked(s)
+		}
+	}
+	return p.kernelDrops
 }
 
 // Preconditions: p.mu is held and the sockets are open.
