@@ -92,7 +92,7 @@ func TestManySendersOneDestination(t *testing.T) {
 	dst := attachPipe(t, sw, pipe.Options{Slots: 512}, fabric.PortConfig{})
 	var srcs []*testPort
 	for i := 0; i < senders; i++ {
-		srcs = append(srcs, attachPipe(t, sw, pipe.Options{Slots: 256}, fabric.PortConfig{}))
+		srcs = append(srcs, attachPipe(t, sw, pipe.Options{Slots: 256, BusyPoll: i == 1}, fabric.PortConfig{}))
 	}
 	last := make([]int64, 256)
 	for i := range last {
@@ -191,10 +191,26 @@ func (q guardedQueue) Publish(tail uint32)                { q.check(); q.OutQueu
 // no goroutine is left behind.
 func TestAttachDetachDuringTraffic(t *testing.T) {
 	checkNoLeak(t)
-	sw, _ := fabric.New("churn", fabric.Options{Batch: 32, Logic: codedLogic})
+	attachDetachDuringTraffic(t, nil)
+}
+
+// TestAttachDetachDuringTrafficPolled does the same with the busy-polled
+// ports on the threads of a poll group.
+func TestAttachDetachDuringTrafficPolled(t *testing.T) {
+	checkNoLeak(t)
+	g, err := fabric.NewPollGroup(fabric.PollGroupOptions{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	attachDetachDuringTraffic(t, g)
+}
+
+func attachDetachDuringTraffic(t *testing.T, polls *fabric.PollGroup) {
+	sw, _ := fabric.New("churn", fabric.Options{Batch: 32, Logic: codedLogic, Polls: polls})
 	var srcs []*testPort
 	for i := 0; i < 2; i++ {
-		srcs = append(srcs, attachPipe(t, sw, pipe.Options{Slots: 256}, fabric.PortConfig{}))
+		srcs = append(srcs, attachPipe(t, sw, pipe.Options{Slots: 256, BusyPoll: i == 1}, fabric.PortConfig{}))
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

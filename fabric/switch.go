@@ -50,6 +50,10 @@ type Options struct {
 	// Algorithm is the delivery algorithm; keep the default outside
 	// benchmarks.
 	Algorithm Algorithm
+	// Polls, if set, drains the switch's polled input queues (see
+	// PolledQueue) with its poll threads, which may serve other switches
+	// too. The group must outlive the switch.
+	Polls *PollGroup
 }
 
 // PortConfig configures one port at attach time.
@@ -77,6 +81,7 @@ type Switch struct {
 	batch     int
 	maxPorts  int
 	algorithm Algorithm
+	polls     *PollGroup
 
 	// table and mod are read by forwarding goroutines without locks; they
 	// are replaced (never modified) by the control path, which then waits
@@ -108,7 +113,7 @@ func (t *portTable) lookup(id logic.PortID) *port {
 
 // New creates a switch named name.
 func New(name string, opts Options) (*Switch, error) {
-	sw := &Switch{name: name, batch: opts.Batch, maxPorts: opts.MaxPorts, algorithm: opts.Algorithm}
+	sw := &Switch{name: name, batch: opts.Batch, maxPorts: opts.MaxPorts, algorithm: opts.Algorithm, polls: opts.Polls}
 	if sw.batch == 0 {
 		sw.batch = DefaultBatch
 	}
@@ -211,6 +216,9 @@ func (sw *Switch) Attach(b Backend, cfg PortConfig) (logic.PortID, error) {
 	sw.table.Store(t)
 	if !cfg.Inline {
 		for _, q := range p.in {
+			if pq, ok := q.q.(PolledQueue); ok && sw.polls != nil && pq.Polled() && sw.polls.add(q) {
+				continue
+			}
 			go q.run()
 		}
 	}

@@ -60,6 +60,12 @@ func (b *Backoff) Wait() {
 	}
 }
 
+// Sleeping reports whether the next Wait sleeps.
+func (b *Backoff) Sleeping() bool {
+	n := b.n + 1
+	return !(n <= gosched || b.NoSleep || n <= b.Yields || b.Yields == 0 && n <= yield)
+}
+
 // Reset starts the escalation again, after the awaited change happened.
 func (b *Backoff) Reset() { b.n = 0 }
 

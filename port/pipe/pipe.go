@@ -220,7 +220,7 @@ type toSwitch struct {
 	tmpl        [][]byte // Replay's template buffers, set by Prefill
 }
 
-var _ fabric.InQueue = (*toSwitch)(nil)
+var _ fabric.PolledQueue = (*toSwitch)(nil)
 
 // Receive implements fabric.InQueue.
 func (q *toSwitch) Receive(slots []fabric.Slot) int {
@@ -251,6 +251,12 @@ func (q *toSwitch) Wait() error {
 	}
 	return nil
 }
+
+// Polled implements fabric.PolledQueue: true with Options.BusyPoll.
+func (q *toSwitch) Polled() bool { return q.busyPoll }
+
+// Idle implements fabric.PolledQueue; a pipe has nothing to do when idle.
+func (q *toSwitch) Idle() {}
 
 // Interrupt implements fabric.InQueue.
 func (q *toSwitch) Interrupt() {

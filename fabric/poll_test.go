@@ -1,0 +1,125 @@
+package fabric_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mswitch/mswitch/fabric"
+	"github.com/mswitch/mswitch/port/pipe"
+)
+
+// TestPollGroup runs two switches' busy-polled ports on one poll thread:
+// every frame arrives, the thread lists exactly the polled queues, a
+// detached port leaves it, and the group stops once the switches are
+// closed.
+func TestPollGroup(t *testing.T) {
+	checkNoLeak(t)
+	g, err := fabric.NewPollGroup(fabric.PollGroupOptions{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type pair struct {
+		sw       *fabric.Switch
+		src, dst *testPort
+	}
+	var pairs []pair
+	for _, name := range []string{"a", "b"} {
+		sw, err := fabric.New(name, fabric.Options{Batch: 64, Logic: codedLogic, Polls: g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := attachPipe(t, sw, pipe.Options{BusyPoll: true}, fabric.PortConfig{Name: "src"})
+		dst := attachPipe(t, sw, pipe.Options{Slots: 4096}, fabric.PortConfig{Name: "dst"})
+		pairs = append(pairs, pair{sw, src, dst})
+	}
+	st := g.Stats()
+	if len(st) != 1 || !slices.Equal(st[0].Queues, []string{"a/src/0", "b/src/0"}) {
+		t.Fatalf("poll threads: %+v, want one serving a/src/0 and b/src/0", st)
+	}
+
+	const n = 3000
+	for _, p := range pairs {
+		var frames [][]byte
+		for i := 0; i < n; i++ {
+			frames = append(frames, makeFrame(uint32(i), p.src.id, uint16(p.dst.id), nil, 60+i%1400))
+		}
+		sendAll(t, p.src.end, frames, 10*time.Second)
+	}
+	for _, p := range pairs {
+		got := 0
+		for deadline := time.Now().Add(10 * time.Second); got < n && time.Now().Before(deadline); {
+			k := len(p.dst.drain(t))
+			if k == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			got += k
+		}
+		if got != n {
+			t.Fatalf("switch %s: %d of %d frames arrived", p.sw.Name(), got, n)
+		}
+	}
+	st = g.Stats()
+	if st[0].Packets != 2*n {
+		t.Errorf("poll thread forwarded %d packets, want %d", st[0].Packets, 2*n)
+	}
+
+	if err := pairs[0].sw.Detach(pairs[0].src.id); err != nil {
+		t.Fatal(err)
+	}
+	if q := g.Stats()[0].Queues; !slices.Equal(q, []string{"b/src/0"}) {
+		t.Fatalf("after detaching a/src: thread serves %v", q)
+	}
+	for _, p := range pairs {
+		if err := p.sw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if q := g.Stats()[0].Queues; len(q) != 0 {
+		t.Fatalf("after closing the switches: thread serves %v", q)
+	}
+	g.Close()
+}
+
+// TestPollGroupSpreads gives queues to the thread with the fewest.
+func TestPollGroupSpreads(t *testing.T) {
+	checkNoLeak(t)
+	g, err := fabric.NewPollGroup(fabric.PollGroupOptions{Threads: 2, NoSleep: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	sw, _ := fabric.New("s", fabric.Options{Polls: g})
+	defer sw.Close()
+	attachPipe(t, sw, pipe.Options{BusyPoll: true, Queues: 3}, fabric.PortConfig{Name: "p"})
+	attachPipe(t, sw, pipe.Options{}, fabric.PortConfig{Name: "interrupt"})
+	st := g.Stats()
+	if !slices.Equal(st[0].Queues, []string{"s/p/0", "s/p/2"}) || !slices.Equal(st[1].Queues, []string{"s/p/1"}) {
+		t.Fatalf("poll threads: %+v", st)
+	}
+}
+
+// TestPollGroupPins pins its thread to a CPU and says so.
+func TestPollGroupPins(t *testing.T) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for !set.IsSet(want) {
+		want++
+	}
+	g, err := fabric.NewPollGroup(fabric.PollGroupOptions{CPUs: []int{want}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if cpu := g.Stats()[0].CPU; cpu != want {
+		t.Fatalf("thread on CPU %d, want %d", cpu, want)
+	}
+	if _, err := fabric.NewPollGroup(fabric.PollGroupOptions{CPUs: []int{4096}}); err == nil {
+		t.Fatal("CPU 4096 accepted")
+	}
+}
