@@ -36,6 +36,21 @@ type ErrorBody struct {
 	Error string `json:"error"`
 }
 
+// PollThread describes one of mswitchd's poll threads (GET /v1/poll-threads):
+// an OS thread that drains, in turn, the input queues of poll-mode ports,
+// as Open vSwitch's PMD threads do.
+type PollThread struct {
+	Thread int      `json:"thread"`
+	CPU    int      `json:"cpu"`    // the CPU it is pinned to; -1: not pinned
+	Queues []string `json:"queues"` // "switch/port/queue", in polling order
+	// Passes over its queues, Busy those that forwarded packets, Packets
+	// what they forwarded, Sleeps the idle thread's short sleeps.
+	Passes  uint64 `json:"passes"`
+	Busy    uint64 `json:"busy"`
+	Packets uint64 `json:"packets"`
+	Sleeps  uint64 `json:"sleeps"`
+}
+
 // VersionInfo answers GET /v1/version.
 type VersionInfo struct {
 	Version string   `json:"version"`

@@ -105,6 +105,12 @@ func (c *Client) Modules(ctx context.Context) ([]string, error) {
 	return m, c.do(ctx, http.MethodGet, "/v1/modules", nil, &m)
 }
 
+// PollThreads lists the daemon's poll threads and the queues each drains.
+func (c *Client) PollThreads(ctx context.Context) ([]PollThread, error) {
+	var t []PollThread
+	return t, c.do(ctx, http.MethodGet, "/v1/poll-threads", nil, &t)
+}
+
 // Switches lists the switches.
 func (c *Client) Switches(ctx context.Context) ([]SwitchInfo, error) {
 	var s []SwitchInfo

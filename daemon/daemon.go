@@ -38,6 +38,13 @@ type Config struct {
 	MemifSocket string
 	// Logger receives the daemon's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// PollThreads is the number of poll threads (fabric.PollGroup) that
+	// drain the input queues of every poll-mode port of every switch; 0
+	// means 1, and a negative number none: each such queue then polls in
+	// a goroutine of its own.
+	PollThreads int
+	// PollCPUs, if set, pins poll thread i to CPU PollCPUs[i%len].
+	PollCPUs []int
 
 	listenMemif memifListenFunc // tests replace the memif backend
 }
@@ -55,6 +62,8 @@ type Daemon struct {
 	switches map[string]*swtch
 	memifs   map[string]*memifRef // by socket path
 	closed   bool
+
+	polls *fabric.PollGroup // nil: no poll threads
 }
 
 // swtch is a switch the daemon hosts.
@@ -108,11 +117,21 @@ func New(cfg Config) (*Daemon, error) {
 		switches: make(map[string]*swtch),
 		memifs:   make(map[string]*memifRef),
 	}
+	if cfg.PollThreads >= 0 {
+		g, err := fabric.NewPollGroup(fabric.PollGroupOptions{Threads: cfg.PollThreads, CPUs: cfg.PollCPUs})
+		if err != nil {
+			return nil, fmt.Errorf("start daemon: %w", err)
+		}
+		d.polls = g
+	}
 	if cfg.StatePath == "" {
 		return d, nil
 	}
 	st, err := readState(cfg.StatePath)
 	if err != nil {
+		if d.polls != nil {
+			d.polls.Close()
+		}
 		return nil, err
 	}
 	d.mu.Lock()
@@ -136,6 +155,9 @@ func (d *Daemon) Close() error {
 		if err := d.closeSwitch(s); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if d.polls != nil {
+		d.polls.Close()
 	}
 	return errors.Join(errs...)
 }
@@ -296,7 +318,7 @@ func (d *Daemon) createSwitch(spec control.SwitchSpec) (*swtch, error) {
 	if spec.Batch < 0 || spec.Batch > fabric.MaxBatch {
 		return nil, badRequest("batch %d is outside [1, %d]", spec.Batch, fabric.MaxBatch)
 	}
-	sw, err := fabric.New(spec.Name, fabric.Options{Batch: spec.Batch, Logic: l})
+	sw, err := fabric.New(spec.Name, fabric.Options{Batch: spec.Batch, Logic: l, Polls: d.polls})
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}

@@ -59,6 +59,7 @@ func (d *Daemon) Handler() http.Handler {
 		"GET /v1/version":                  d.getVersion,
 		"GET /v1/modules":                  d.getModules,
 		"GET /v1/stats":                    d.getStats,
+		"GET /v1/poll-threads":             d.getPollThreads,
 		"GET /v1/switches":                 d.getSwitches,
 		"POST /v1/switches":                d.postSwitch,
 		"GET /v1/switches/{switch}":        d.getSwitch,
@@ -199,6 +200,18 @@ func (d *Daemon) getVersion(*http.Request) (any, error) {
 }
 
 func (d *Daemon) getModules(*http.Request) (any, error) { return logic.Names(), nil }
+
+func (d *Daemon) getPollThreads(*http.Request) (any, error) {
+	out := []control.PollThread{}
+	if d.polls == nil {
+		return out, nil
+	}
+	for _, t := range d.polls.Stats() {
+		out = append(out, control.PollThread{Thread: t.Thread, CPU: t.CPU, Queues: t.Queues,
+			Passes: t.Passes, Busy: t.Busy, Packets: t.Packets, Sleeps: t.Sleeps})
+	}
+	return out, nil
+}
 
 func (d *Daemon) getSwitches(*http.Request) (any, error) {
 	return d.read(func() (any, error) {

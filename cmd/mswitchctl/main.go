@@ -131,7 +131,7 @@ and packet captures.`,
 	pf.StringVar(&a.socket, "socket", def, "mswitchd's control socket (also $MSWITCH_SOCKET)")
 	pf.StringVar(&a.socket, "control-socket", def, "the same as --socket (after `port add`, --socket is the memif socket)")
 	root.AddCommand(a.switchCmd(), a.portCmd(), a.moduleCmd(), a.learningCmd(), a.l4filterCmd(),
-		a.xconnectCmd(), a.multistackCmd(), a.openflowCmd(), a.statsCmd(), a.topCmd(), a.captureCmd(), a.versionCmd())
+		a.xconnectCmd(), a.multistackCmd(), a.openflowCmd(), a.statsCmd(), a.topCmd(), a.pollThreadsCmd(), a.captureCmd(), a.versionCmd())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%v: see `%s --help`", err, c.CommandPath())
 	})

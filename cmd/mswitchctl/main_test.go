@@ -191,6 +191,11 @@ b 0 02:00:00:00:00:0b static`, "learning", "show", "sw0")
 		t.Fatalf("stats --json: %v %+v", err, sts)
 	}
 
+	// The poll thread: these pipe ports are not polled, so it has no queue.
+	e.wantTable(`
+THREAD CPU QUEUES PASSES BUSY% PACKETS SLEEPS
+0 - - 0 0.0 0 0`, "poll-threads")
+
 	// l4filter.
 	e.ok("module", "set", "sw0", "l4filter")
 	e.ok("l4filter", "add", "sw0", "tcp/80", "c")

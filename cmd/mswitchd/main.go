@@ -26,6 +26,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,6 +47,8 @@ type options struct {
 	dir, socket, state, memifSocket string
 	group, metrics, logLevel        string
 	logJSON, version                bool
+	pollThreads                     int
+	pollCPUs                        []int
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
@@ -61,12 +64,27 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.BoolVar(&o.logJSON, "log-json", false, "log in JSON instead of text")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.IntVar(&o.pollThreads, "poll-threads", 1, "number of poll `threads` (as Open vSwitch's PMD threads) that drain the queues of all poll-mode ports; 0: a goroutine per queue instead")
+	fs.Func("poll-cpus", "pin the poll threads to these `CPUs` (comma-separated; thread i on the i-th, round robin)", func(v string) error {
+		o.pollCPUs = nil
+		for _, f := range strings.Split(v, ",") {
+			c, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || c < 0 {
+				return fmt.Errorf("CPU %q is not a CPU number", f)
+			}
+			o.pollCPUs = append(o.pollCPUs, c)
+		}
+		return nil
+	})
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: mswitchd [flags]\n\nThe mswitch daemon. Flags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if o.pollThreads < 0 {
+		return nil, fmt.Errorf("--poll-threads %d is negative", o.pollThreads)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: mswitchd takes flags only", fs.Arg(0))
@@ -146,7 +164,12 @@ func serve(ctx context.Context, o *options, gid int, log *slog.Logger) error {
 		return err
 	}
 	defer l.Close()
-	d, err := daemon.New(daemon.Config{StatePath: o.state, Dir: o.dir, MemifSocket: o.memifSocket, Logger: log})
+	threads := o.pollThreads
+	if threads == 0 {
+		threads = -1 // the daemon's "none"
+	}
+	d, err := daemon.New(daemon.Config{StatePath: o.state, Dir: o.dir, MemifSocket: o.memifSocket, Logger: log,
+		PollThreads: threads, PollCPUs: o.pollCPUs})
 	if err != nil {
 		return err
 	}
