@@ -49,10 +49,38 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // exec runs ops on pkt (laid out as lay) and returns the packet, which may
 // have grown into its capacity or shrunk.
 func (w *Worker) exec(ops []op, pkt []byte, lay *layout, inPort uint32, res *Result, dry bool) []byte {
-	m := machine{w: w, pkt: pkt, lay: *lay, res: res, dry: dry, inPort: inPort, tun: res.tunnelIn}
-	if !dry {
-		m.pend = len(res.Outputs)
+	if dry {
+		return w.run(ops, pkt, lay, inPort, res, true, 0)
 	}
+	// The outputs in front of the first operation that can change the
+	// packet or the output state (most programs are only that: one output,
+	// or a few) need no machine: they show the packet as it arrived, with
+	// the initial queue and tunnel ID.
+	start := len(res.Outputs)
+	i := 0
+	for ; i < len(ops) && ops[i].kind == opOutput; i++ {
+		o := &ops[i]
+		if o.port == inPort && o.port <= ofp.PortMax {
+			continue // as in step
+		}
+		res.Outputs = append(res.Outputs, Output{
+			Port: o.port, Version: -1, TunnelID: res.tunnelIn,
+			MaxLen: o.maxLen, Reason: o.reason, TableID: o.table, Cookie: o.cookie, Metadata: o.meta,
+		})
+	}
+	if i == len(ops) {
+		return pkt
+	}
+	for k := start; k < len(res.Outputs); k++ {
+		res.Outputs[k].Version = pending
+	}
+	return w.run(ops[i:], pkt, lay, inPort, res, false, start)
+}
+
+// run is exec's machine: it runs ops with res.Outputs[pend:] showing the
+// packet's current bytes.
+func (w *Worker) run(ops []op, pkt []byte, lay *layout, inPort uint32, res *Result, dry bool, pend int) []byte {
+	m := machine{w: w, pkt: pkt, lay: *lay, res: res, dry: dry, inPort: inPort, tun: res.tunnelIn, pend: pend}
 	for i := range ops {
 		if !m.step(&ops[i]) {
 			break
