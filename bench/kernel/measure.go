@@ -173,7 +173,7 @@ type ppsSample struct {
 	// switchIn and switchOut are what v1 received and v2 sent, over the
 	// whole run (0 for direct).
 	switchIn, switchOut uint64
-	kernelDrops         uint64  // topo.kernelDrops over the whole run
+	kernelDrops         uint64  // topo.kernelDrops + the switch's ring-full drops, over the whole run
 	switchDrops         string  // the switch's own drops over the whole run, by reason (dropper)
 	lossPct             float64 // (sent-received)/sent
 	txPps, rxPps        float64 // over the window
@@ -288,6 +288,9 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 		for k, n := range sd1 {
 			if d := n - min(n, sd0[k]); d > 0 {
 				why = append(why, fmt.Sprintf("%s %d", k, d))
+				if k == ringFull {
+					s.kernelDrops += d
+				}
 			}
 		}
 		slices.Sort(why)

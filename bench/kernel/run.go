@@ -168,8 +168,9 @@ type Row struct {
 	// KernelDrops counts, over the whole run, the packets the kernel
 	// dropped on their way into the switch's sockets (part of SwitchIn −
 	// SwitchOut): mxk-v1's rx_dropped, where veth counts an XDP redirect to
-	// a full AF_XDP RX ring, and the drops of the AF_PACKET sockets in the
-	// switch's namespace (a full TPACKET ring), from ss -0 -m.
+	// a full AF_XDP RX ring, and mswitchd's ring-full drops (its control
+	// API), where an afpacket port reports its sockets' full TPACKET rings
+	// (PACKET_STATISTICS, which neither ss nor the interface shows).
 	KernelDrops uint64
 	// SentPps and RxPps are the rates over the window; Gbps is the
 	// received frame bytes (without FCS) per second (pps rows), or

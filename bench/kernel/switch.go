@@ -65,10 +65,16 @@ type cycler interface {
 }
 
 // dropper is a switch that counts its own drops, by reason (mswitchd's
-// per-port drop counters).
+// per-port drop counters). Its ringFull drops are packets the kernel found
+// no room for in a socket's ring (a full TPACKET ring of an afpacket port,
+// which only the socket counts): kernel ring drops. (An afxdp port's full
+// RX ring is counted by veth, in rx_dropped, not here.)
 type dropper interface {
 	drops(ctx context.Context) (map[string]uint64, error)
 }
+
+// ringFull is the drop reason of a full kernel ring (fabric.DropRingFull).
+const ringFull = "ring-full"
 
 // newFwd returns switch name, or why it cannot run here.
 func newFwd(name string, r *runner) (fwd, string) {

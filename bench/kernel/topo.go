@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 )
 
@@ -235,14 +233,11 @@ func inNS(ns string, cpu int, argv ...string) []string {
 	return append([]string{"ip", "netns", "exec", ns, "taskset", "-c", fmt.Sprint(cpu)}, argv...)
 }
 
-// ssDrops matches the drop count of a socket's memory line in ss -m.
-var ssDrops = regexp.MustCompile(`skmem:\([^)]*\bd(\d+)\)`)
-
-// kernelDrops returns the packets the kernel dropped on their way into
-// the switch: v1's rx_dropped (veth counts there an XDP redirect to a full
-// AF_XDP RX ring) and the drops of the packet sockets in the switch's
-// namespace (a full TPACKET ring: sk_drops, which ss -m shows); zero for
-// direct.
+// kernelDrops returns what v1 dropped on receive (rx_dropped): veth counts
+// there an XDP redirect to a full AF_XDP RX ring, and a packet the CPU's
+// backlog had no room for; zero for direct. A full TPACKET ring is counted
+// only in its socket's PACKET_STATISTICS, which mswitchd reads and reports
+// as the port's ring-full drops (ppsSample.kernelDrops adds them).
 func (t *topo) kernelDrops(ctx context.Context) (uint64, error) {
 	if t.direct {
 		return 0, nil
@@ -251,14 +246,5 @@ func (t *topo) kernelDrops(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	out, err := run(ctx, nil, "ip", "netns", "exec", t.sw, "ss", "-0", "-a", "-m", "-n")
-	if err != nil {
-		return 0, err
-	}
-	n := v1.rxDropped
-	for _, m := range ssDrops.FindAllStringSubmatch(out, -1) {
-		d, _ := strconv.ParseUint(m[1], 10, 64)
-		n += d
-	}
-	return n, nil
+	return v1.rxDropped, nil
 }

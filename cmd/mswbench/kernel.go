@@ -101,8 +101,9 @@ func writeKernelMarkdown(w io.Writer, rep *kernelbench.Report, m machine, cmdlin
 		"the flow in an nftables netdev ingress hook. _Sent_ = mxk-h1e's tx_packets + tx_dropped, _received_ = mxk-h2e's "+
 		"rx_packets; loss = (sent − received) / sent over the whole run; rates are over the window. "+
 		"_Kernel ring drops_ are the packets of the run that the kernel dropped on their way into the switch because "+
-		"its socket's ring was full: mxk-v1's rx_dropped (veth counts there a redirect to a full AF_XDP RX ring) and the "+
-		"drops of the AF_PACKET sockets in mxk-sw (`ss -0 -m`). "+
+		"its socket's ring was full: mxk-v1's rx_dropped (veth counts there a redirect to a full AF_XDP RX ring) and "+
+		"mswitchd's ring-full drops (`mswitchctl stats`: an afpacket port's full TPACKET rings, from PACKET_STATISTICS; "+
+		"neither `ss -m` nor the interface counts them). "+
 		"_Switch CPU_ is the switch process's utime+stime (/proc/PID/stat) over the window, per forwarded packet in ns "+
 		"and in cycles at the CPU's clock; _OVS PMD cycles_ are `ovs-appctl dpif-netdev/pmd-stats-show` processing cycles "+
 		"per packet, cleared at the window's start. _Machine_ is the busy time of both CPUs from /proc/stat per forwarded "+

@@ -1,0 +1,165 @@
+package kernelbench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAFPacketCompare measures mswitchd with two afpacket ports, for one or
+// more mswitchd binaries taken in turn (A B A B ...): trafgen's maximum
+// rate of 64-byte frames, then (unless MSWBENCH_AFPACKET_TCP=0) one iperf3
+// TCP stream with the veths' offloads on. It prints each run and the
+// medians, with ratios against the first binary: the comparison the port's
+// performance changes are judged by, without the rest of the set.
+//
+//	MSWBENCH_AFPACKET=old=/tmp/a/mswitchd,new=/tmp/b/mswitchd \
+//	MSWBENCH_AFPACKET_RUNS=3 go test -run AFPacketCompare -v -timeout 30m ./bench/kernel
+//
+// MSWBENCH_AFPACKET_SECS is the window (default 3 s after a 1-s warmup),
+// MSWBENCH_AFPACKET_MODE the ports' mode (default interrupt), and
+// MSWBENCH_AFPACKET_PROBE a command run during each packet-rate window
+// with {pid} and {secs} replaced (perf stat -p {pid} ..., strace -c -f -p
+// {pid}), whose output is printed. It uses the prefix mxp.
+func TestAFPacketCompare(t *testing.T) {
+	spec := os.Getenv("MSWBENCH_AFPACKET")
+	if spec == "" {
+		t.Skip("MSWBENCH_AFPACKET not set (label=path-to-mswitchd,...)")
+	}
+	if why := Missing(); why != "" {
+		t.Skip(why)
+	}
+	type bin struct{ label, path string }
+	var bins []bin
+	for _, f := range strings.Split(spec, ",") {
+		l, p, ok := strings.Cut(f, "=")
+		if !ok {
+			l, p = filepath.Base(filepath.Dir(f)), f
+		}
+		bins = append(bins, bin{l, p})
+	}
+	env := func(k string, def int) int {
+		if v, err := strconv.Atoi(os.Getenv(k)); err == nil && v >= 0 {
+			return v
+		}
+		return def
+	}
+	runs := env("MSWBENCH_AFPACKET_RUNS", 3)
+	secs := max(env("MSWBENCH_AFPACKET_SECS", 3), 1)
+	withTCP := env("MSWBENCH_AFPACKET_TCP", 1) != 0
+	mode := os.Getenv("MSWBENCH_AFPACKET_MODE")
+	if mode == "" {
+		mode = "interrupt"
+	}
+	probe := os.Getenv("MSWBENCH_AFPACKET_PROBE")
+
+	o := Options{Duration: time.Duration(secs) * time.Second, Warmup: time.Second, Prefix: "mxp", Logf: t.Logf}
+	o.defaults()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(runs*len(bins))*time.Duration(2*secs+60)*time.Second)
+	defer cancel()
+	if err := removeNamespaces(ctx, o.Prefix); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeNamespaces(context.Background(), o.Prefix) })
+	mach := describeMachine()
+
+	type res struct{ rx, tx, ns, cyc, loss, kd, cpu, gbps, tcpCPU []float64 }
+	all := make(map[string]*res)
+	for i := 0; i < runs; i++ {
+		for _, b := range bins {
+			r := &runner{o: o, dir: dir, name: b.label, t: newTopo(o.Prefix, false), rep: &Report{Machine: mach}}
+			m := &mswitch{mode: mode, bin: b.path, dir: dir}
+			r.f = m
+			var ts tcpSample
+			s, out, err := func() (ppsSample, string, error) {
+				defer func() {
+					m.down(context.Background())
+					removeNamespaces(context.Background(), o.Prefix)
+				}()
+				if err := r.t.up(ctx); err != nil {
+					return ppsSample{}, "", err
+				}
+				if err := m.up(ctx, r.t); err != nil {
+					return ppsSample{}, "", err
+				}
+				var pout strings.Builder
+				var pc *exec.Cmd
+				if probe != "" {
+					c := strings.NewReplacer("{pid}", strconv.Itoa(m.pid()), "{secs}", strconv.Itoa(secs)).Replace(probe)
+					// From the window's start, after prime's pings and the warmup.
+					pc = exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf("sleep %g; %s", o.Warmup.Seconds()+0.2, c))
+					pc.Stdout, pc.Stderr = &pout, &pout
+					if err := pc.Start(); err != nil {
+						return ppsSample{}, "", err
+					}
+				}
+				s, err := r.pps(ctx, 60, 0)
+				if pc != nil {
+					pc.Wait()
+				}
+				if err != nil || !withTCP {
+					return s, pout.String(), err
+				}
+				ts, err = r.tcp(ctx, true)
+				return s, pout.String(), err
+			}()
+			if err != nil {
+				t.Fatalf("%s run %d: %v", b.label, i, err)
+			}
+			u := s.cpu
+			ns := float64(u.switchCPU.Nanoseconds()) / (s.rxPps * u.wall.Seconds())
+			x := all[b.label]
+			if x == nil {
+				x = &res{}
+				all[b.label] = x
+			}
+			x.rx = append(x.rx, s.rxPps/1e3)
+			x.tx = append(x.tx, s.txPps/1e3)
+			x.ns = append(x.ns, ns)
+			x.cyc = append(x.cyc, ns*mach.MHz/1e3)
+			x.loss = append(x.loss, s.lossPct)
+			x.kd = append(x.kd, float64(s.kernelDrops))
+			x.cpu = append(x.cpu, u.switchPct)
+			t.Logf("%-8s run %d: sent %.0f kp/s, received %.0f kp/s, loss %.3f%% (%d of %d), kernel ring drops %d, switch %.0f%% CPU, %.0f ns/packet, %.0f cycles/packet, other %.0f%%; switch drops: %s",
+				b.label, i, s.txPps/1e3, s.rxPps/1e3, s.lossPct, s.sent-min(s.received, s.sent), s.sent, s.kernelDrops,
+				u.switchPct, ns, ns*mach.MHz/1e3, u.other, s.switchDrops)
+			if withTCP {
+				x.gbps = append(x.gbps, ts.gbps)
+				x.tcpCPU = append(x.tcpCPU, ts.cpu.switchPct)
+				t.Logf("%-8s run %d: TCP %.2f Gb/s, %d retransmits, switch %.0f%% CPU", b.label, i, ts.gbps, ts.retransmits, ts.cpu.switchPct)
+			}
+			if out != "" {
+				t.Logf("%s run %d probe:\n%s", b.label, i, out)
+			}
+		}
+	}
+	med := func(v []float64) float64 {
+		if len(v) == 0 {
+			return 0
+		}
+		v = slices.Clone(v)
+		slices.Sort(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	base := all[bins[0].label]
+	for _, b := range bins {
+		x := all[b.label]
+		t.Logf("median %-8s: sent %.0f kp/s, received %.0f kp/s (x%.2f), loss %.3f%%, kernel ring drops %.0f, switch CPU %.0f%%, %.0f ns/packet, %.0f cycles/packet (x%.2f of %s)",
+			b.label, med(x.tx), med(x.rx), med(x.rx)/med(base.rx), med(x.loss), med(x.kd), med(x.cpu), med(x.ns), med(x.cyc),
+			med(x.cyc)/med(base.cyc), bins[0].label)
+		if withTCP {
+			t.Logf("median %-8s: TCP %.2f Gb/s (x%.2f), switch CPU %.0f%%", b.label, med(x.gbps), med(x.gbps)/med(base.gbps), med(x.tcpCPU))
+		}
+	}
+}
