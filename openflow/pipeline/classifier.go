@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 	"sync/atomic"
 )
@@ -26,15 +27,104 @@ type table struct {
 	matched atomic.Uint64
 }
 
+// A subtable holds the flows of one mask. It keeps only the words of the
+// key its mask has bits in (nw of them, usually two to four of sixteen), so
+// hashing and comparing a packet costs a few words, not a whole Key.
+//
+// Flows with the same masked value form a rule: the rule's flows are chained
+// by flow.next, highest priority first. (Two flows of one rule cannot have
+// the same priority: they would have the same match, and an add replaces.)
+// Rules are numbered densely; rule r's masked value is vals[r*nw:(r+1)*nw]
+// and its first flow heads[r]. The index is open addressing with linear
+// probing, kept at most half full, in two arrays: tags, 16 bits of each
+// rule's hash (0: empty slot), and rules, the rule number. A probe that
+// misses (most of them) reads only tags, 2 bytes a slot, so the tags of
+// every subtable of a large rule set stay in the CPU's caches; the fields
+// a lookup reads come first in the struct.
 type subtable struct {
-	mask   Key
-	flows  map[Key][]*flow // by masked value; each slice by priority, highest first
-	pris   map[uint16]int  // how many flows have each priority
-	maxPri int
+	maxPri int32
+	nw     int32
+	words  [keyWords]uint8 // the mask's nonzero words, ascending
+	tags   []uint16
+	rules  []uint32
+	vals   []uint64
+	heads  []*flow
+	mw     [keyWords]uint64 // the masks of words
+
+	mask Key
+	pris map[uint16]int // how many flows have each priority
 }
 
 func newTable(id uint8) *table {
 	return &table{id: id, byMask: make(map[Key]*subtable)}
+}
+
+func newSubtable(mask *Key) *subtable {
+	st := &subtable{mask: *mask, pris: make(map[uint16]int), maxPri: -1,
+		tags: make([]uint16, 8), rules: make([]uint32, 8)}
+	for i, m := range mask {
+		if m != 0 {
+			st.words[st.nw], st.mw[st.nw] = uint8(i), m
+			st.nw++
+		}
+	}
+	return st
+}
+
+// hashWords hashes a compact masked key.
+func hashWords(v []uint64) uint64 {
+	h := uint64(0x9E3779B97F4A7C15)
+	for _, w := range v {
+		h = bits.RotateLeft64((h^w)*0xbf58476d1ce4e5b9, 31)
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 29
+	return h
+}
+
+// tagOf is the index tag of hash h: never 0, which marks an empty slot.
+func tagOf(h uint64) uint16 { return uint16(h>>48) | 1 }
+
+// compact writes the masked words of k into cv and returns them.
+func (st *subtable) compact(k *Key, cv *[keyWords]uint64) []uint64 {
+	for i := range st.nw {
+		cv[i] = k[st.words[i]] & st.mw[i]
+	}
+	return cv[:st.nw]
+}
+
+// val returns rule r's masked value.
+func (st *subtable) val(r int) []uint64 {
+	n := int(st.nw)
+	return st.vals[r*n : r*n+n]
+}
+
+// find returns the rule whose masked value is cv, or -1; slot is where it
+// was found, or the empty slot where it would go.
+func (st *subtable) find(cv []uint64, h uint64) (rule, slot int) {
+	mask := len(st.tags) - 1
+	tag := tagOf(h)
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		switch st.tags[i] {
+		case 0:
+			return -1, i
+		case tag:
+			if r := int(st.rules[i]); slices.Equal(st.val(r), cv) {
+				return r, i
+			}
+		}
+	}
+}
+
+// lookup returns the highest-priority flow of the subtable that matches k.
+func (st *subtable) lookup(k *Key) *flow {
+	var cv [keyWords]uint64
+	v := st.compact(k, &cv)
+	if r, _ := st.find(v, hashWords(v)); r >= 0 {
+		return st.heads[r]
+	}
+	return nil
 }
 
 // lookup returns the highest-priority flow matching k, or nil, and ORs into
@@ -42,12 +132,14 @@ func newTable(id uint8) *table {
 func (t *table) lookup(k *Key, seen *Key) *flow {
 	var best *flow
 	for _, st := range t.subs {
-		if best != nil && int(best.priority) >= st.maxPri {
+		if best != nil && int32(best.priority) >= st.maxPri {
 			break
 		}
-		seen.or(&st.mask)
-		if fs := st.flows[k.and(&st.mask)]; len(fs) > 0 && (best == nil || fs[0].priority > best.priority) {
-			best = fs[0]
+		for i := range st.nw {
+			seen[st.words[i]] |= st.mw[i]
+		}
+		if f := st.lookup(k); f != nil && (best == nil || f.priority > best.priority) {
+			best = f
 		}
 	}
 	return best
@@ -59,7 +151,7 @@ func (t *table) find(val, mask *Key, pri uint16) *flow {
 	if st == nil {
 		return nil
 	}
-	for _, f := range st.flows[*val] {
+	for f := st.lookup(val); f != nil; f = f.next {
 		if f.priority == pri {
 			return f
 		}
@@ -72,69 +164,140 @@ func (t *table) find(val, mask *Key, pri uint16) *flow {
 func (t *table) insert(f *flow) {
 	st := t.byMask[f.mask]
 	if st == nil {
-		st = &subtable{mask: f.mask, flows: make(map[Key][]*flow), pris: make(map[uint16]int), maxPri: -1}
+		st = newSubtable(&f.mask)
 		t.byMask[f.mask] = st
 		t.subs = append(t.subs, st)
 	}
-	fs := st.flows[f.val]
-	i := 0
-	for i < len(fs) && fs[i].priority > f.priority {
-		i++
-	}
-	st.flows[f.val] = slices.Insert(fs, i, f)
+	st.insert(f)
 	st.pris[f.priority]++
 	t.n++
-	if int(f.priority) > st.maxPri {
-		st.maxPri = int(f.priority)
+	if int32(f.priority) > st.maxPri {
+		st.maxPri = int32(f.priority)
 		t.sort()
+	}
+}
+
+func (st *subtable) insert(f *flow) {
+	var cv [keyWords]uint64
+	v := st.compact(&f.val, &cv)
+	h := hashWords(v)
+	r, slot := st.find(v, h)
+	if r >= 0 {
+		p := &st.heads[r]
+		for *p != nil && (*p).priority > f.priority {
+			p = &(*p).next
+		}
+		f.next, *p = *p, f
+		return
+	}
+	if 2*(len(st.heads)+1) > len(st.tags) {
+		st.grow()
+		_, slot = st.find(v, h)
+	}
+	st.tags[slot], st.rules[slot] = tagOf(h), uint32(len(st.heads))
+	st.vals = append(st.vals, v...)
+	f.next = nil
+	st.heads = append(st.heads, f)
+}
+
+// grow doubles the index.
+func (st *subtable) grow() {
+	n := 2 * len(st.tags)
+	st.tags, st.rules = make([]uint16, n), make([]uint32, n)
+	for r := range st.heads {
+		h := hashWords(st.val(r))
+		i := int(h) & (n - 1)
+		for st.tags[i] != 0 {
+			i = (i + 1) & (n - 1)
+		}
+		st.tags[i], st.rules[i] = tagOf(h), uint32(r)
 	}
 }
 
 // remove deletes f from the table.
 func (t *table) remove(f *flow) {
 	st := t.byMask[f.mask]
-	if st == nil {
+	if st == nil || !st.remove(f) {
 		return
-	}
-	fs := st.flows[f.val]
-	i := slices.Index(fs, f)
-	if i < 0 {
-		return
-	}
-	fs = slices.Delete(fs, i, i+1)
-	if len(fs) == 0 {
-		delete(st.flows, f.val)
-	} else {
-		st.flows[f.val] = fs
 	}
 	t.n--
 	if st.pris[f.priority]--; st.pris[f.priority] == 0 {
 		delete(st.pris, f.priority)
 	}
-	if len(st.flows) == 0 {
+	if len(st.heads) == 0 {
 		delete(t.byMask, f.mask)
 		t.subs = slices.DeleteFunc(t.subs, func(s *subtable) bool { return s == st })
 		return
 	}
-	if int(f.priority) == st.maxPri && st.pris[f.priority] == 0 {
+	if int32(f.priority) == st.maxPri && st.pris[f.priority] == 0 {
 		st.maxPri = -1
 		for p := range st.pris {
-			st.maxPri = max(st.maxPri, int(p))
+			st.maxPri = max(st.maxPri, int32(p))
 		}
 		t.sort()
 	}
 }
 
+// remove unlinks f and reports whether it was there.
+func (st *subtable) remove(f *flow) bool {
+	var cv [keyWords]uint64
+	v := st.compact(&f.val, &cv)
+	r, slot := st.find(v, hashWords(v))
+	if r < 0 {
+		return false
+	}
+	p := &st.heads[r]
+	for *p != nil && *p != f {
+		p = &(*p).next
+	}
+	if *p == nil {
+		return false
+	}
+	*p, f.next = f.next, nil
+	if st.heads[r] == nil {
+		st.drop(r, slot)
+	}
+	return true
+}
+
+// drop deletes empty rule r, found at slot: the slots after it move back
+// so that no probe sequence has a hole, and the last rule takes number r.
+func (st *subtable) drop(r, slot int) {
+	mask := len(st.tags) - 1
+	hole := slot
+	for i := (hole + 1) & mask; st.tags[i] != 0; i = (i + 1) & mask {
+		// The entry at i may fill the hole unless its home slot lies
+		// cyclically in (hole, i].
+		home := int(hashWords(st.val(int(st.rules[i])))) & mask
+		if (i-home)&mask >= (i-hole)&mask {
+			st.tags[hole], st.rules[hole] = st.tags[i], st.rules[i]
+			hole = i
+		}
+	}
+	st.tags[hole] = 0
+	last := len(st.heads) - 1
+	if r != last {
+		v := st.val(last)
+		_, ls := st.find(v, hashWords(v))
+		st.rules[ls] = uint32(r)
+		copy(st.val(r), v)
+		st.heads[r] = st.heads[last]
+	}
+	st.heads[last] = nil
+	st.heads = st.heads[:last]
+	st.vals = st.vals[:last*int(st.nw)]
+}
+
 func (t *table) sort() {
-	slices.SortStableFunc(t.subs, func(a, b *subtable) int { return b.maxPri - a.maxPri })
+	slices.SortStableFunc(t.subs, func(a, b *subtable) int { return int(b.maxPri - a.maxPri) })
 }
 
 // each calls fn for every flow of the table, in no particular order; fn must
 // not change the table.
 func (t *table) each(fn func(f *flow)) {
 	for _, st := range t.subs {
-		for _, fs := range st.flows {
-			for _, f := range fs {
+		for _, h := range st.heads {
+			for f := h; f != nil; f = f.next {
 				fn(f)
 			}
 		}

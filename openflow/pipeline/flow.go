@@ -45,6 +45,7 @@ type flow struct {
 	flags     uint16
 	created   time.Time
 	seq       uint64
+	next      *flow // the next flow with the same match and a lower priority (classifier.go)
 	counter
 
 	// For idle timeouts: the packet count seen by the last Expire and when
