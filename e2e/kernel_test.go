@@ -174,7 +174,11 @@ func TestKernelPorts(t *testing.T) {
 	n.host("3", 3, 1500)
 	d.ctl(t, "port", "add", "sw0", "h1", "--type", "afxdp", "--interface", n.swIf("1"))
 	d.ctl(t, "port", "add", "sw0", "h2", "--type", "afpacket", "--interface", n.swIf("2"))
-	d.ctl(t, "port", "add", "sw0", "h3", "--type", "afxdp", "--xdp-mode", "generic", "--interface", n.swIf("3"))
+	// h3 polls: mswitchd's poll thread drains it.
+	d.ctl(t, "port", "add", "sw0", "h3", "--type", "afxdp", "--xdp-mode", "generic", "--mode", "poll", "--interface", n.swIf("3"))
+	if out := d.ctl(t, "poll-threads"); !strings.Contains(out, "sw0/h3/0") {
+		t.Errorf("the poll thread does not drain h3:\n%s", out)
+	}
 	tapName := n.prefix + "t"
 	d.ctl(t, "port", "add", "sw0", "host", "--type", "tap", "--interface", tapName)
 	n.sh("ip", "addr", "add", n.ip(254)+"/24", "dev", tapName)
