@@ -256,9 +256,9 @@ type Worker struct {
 	saves   []saved
 	scratch []byte
 
-	// The cache counters: written by the worker's goroutine only (inc),
-	// read by CacheStats from any.
-	emcHits, mfHits, misses atomic.Uint64
+	// The cache counters: written by the worker's goroutine only, read by
+	// CacheStats from any.
+	emcHits, mfHits, misses ownedCount
 
 	// tracked: made by NewWorker and listed in Pipeline.workers, so its
 	// cached programs count lazily and Pipeline.credit finds them.
@@ -330,25 +330,20 @@ func (w *Worker) ProcessTunnel(pkt []byte, inPort uint32, tunnelID uint64, res *
 		h := k.hash()
 		if prog = w.emcLookup(h, &k, g); prog != nil {
 			res.Cache = CacheEMC
-			inc(&w.emcHits)
+			w.emcHits.add(1)
 		} else if prog = w.mf.lookup(&k); prog != nil {
 			w.emcInsert(h, &k, g, prog)
 			res.Cache = CacheMegaflow
-			inc(&w.mfHits)
+			w.mfHits.add(1)
 		}
 	}
 	if prog == nil {
-		inc(&w.misses)
+		w.misses.add(1)
 		prog = w.translate(pkt, &k, inPort)
 	}
 	prog.hit(len(pkt))
 	return w.exec(prog.ops, pkt, &lay, inPort, res, false)
 }
-
-// inc adds one to a counter that only the calling goroutine writes: a
-// plain load and store, where Add would be a locked read-modify-write on
-// every packet. Readers still load it atomically.
-func inc(c *atomic.Uint64) { c.Store(c.Load() + 1) }
 
 // translate runs the slow path and caches what it can.
 func (w *Worker) translate(pkt []byte, k *Key, inPort uint32) *program {
