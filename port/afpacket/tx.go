@@ -8,8 +8,18 @@ package afpacket
 //
 // The fabric fills slots and publishes them (tail, an atomic store: Publish
 // runs under the fabric's lock and makes no system call). Notify sends
-// [sent, tail): one message per packet, an iovec for the virtio-net header
-// and one per slot, up to maxMsgs messages per sendmmsg. The kernel copies
+// [sent, tail): one message per packet, an iovec per slot, up to maxMsgs
+// messages per sendmmsg.
+//
+//	slot:  | headroom: ..., virtio-net header | buffer (bufSize bytes) |
+//	       ^ slot*stride                       ^ slot*stride + slotHeadroom
+//
+// SetOffload writes the packet's virtio-net header right in front of its
+// first buffer, so header and frame are one iovec (the kernel reads both in
+// one pass). The headroom also keeps the buffers from sharing cache sets:
+// with a stride of exactly 4 KB every buffer would start in the same set,
+// and a batch of packets written by the fabric would evict itself before
+// the kernel copies it. The kernel copies
 // the bytes during the call, so a slot is free again as soon as sent passes
 // it; Room counts from sent.
 //
@@ -41,18 +51,22 @@ import (
 const (
 	maxMsgs = 256  // messages per sendmmsg
 	maxIovs = 1024 // iovecs per sendmmsg, all messages together
+
+	// slotHeadroom is the room in front of each slot's buffer: the
+	// virtio-net header, and one cache line of stagger.
+	slotHeadroom = 64
 )
 
 type outQueue struct {
 	p       *Port
 	s       *sock
 	bufSize int
+	stride  int // bytes from a slot to the next: slotHeadroom + bufSize
 	nslots  uint32
 	mask    uint32
 	vnetLen int
 
-	bufs []byte        // nslots*bufSize, anonymous mapping
-	hdrs []byte        // nslots*vnet.Len: each packet's header, on its first slot
+	bufs []byte        // nslots*stride, anonymous mapping
 	meta []slotMeta    // by slot
 	tail atomic.Uint32 // first slot not published
 	sent atomic.Uint32 // first slot not handed to the kernel
@@ -93,13 +107,14 @@ var (
 
 func newOutQueue(p *Port, s *sock, vnetLen int) (*outQueue, error) {
 	n := p.cfg.TxSlots
-	bufs, err := unix.Mmap(-1, 0, n*p.cfg.TxBufSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	stride := slotHeadroom + p.cfg.TxBufSize
+	bufs, err := unix.Mmap(-1, 0, n*stride, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
 		return nil, fmt.Errorf("map TX buffers: %w", err)
 	}
 	q := &outQueue{
-		p: p, s: s, bufSize: p.cfg.TxBufSize, nslots: uint32(n), mask: uint32(n - 1), vnetLen: vnetLen,
-		bufs: bufs, hdrs: make([]byte, n*vnet.Len), meta: make([]slotMeta, n),
+		p: p, s: s, bufSize: p.cfg.TxBufSize, stride: stride, nslots: uint32(n), mask: uint32(n - 1), vnetLen: vnetLen,
+		bufs: bufs, meta: make([]slotMeta, n),
 		msgs: make([]unix.Mmsghdr, maxMsgs), iovs: make([]unix.Iovec, maxIovs),
 		ends: make([]uint32, maxMsgs), sizes: make([]int, maxMsgs),
 		kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
@@ -121,9 +136,12 @@ func (q *outQueue) Room(from uint32) uint32 {
 
 // Buffer implements fabric.OutQueue.
 func (q *outQueue) Buffer(i uint32) []byte {
-	o := int(i&q.mask) * q.bufSize
+	o := q.bufOff(i)
 	return q.bufs[o : o+q.bufSize : o+q.bufSize]
 }
+
+// bufOff is where slot i's buffer starts in bufs.
+func (q *outQueue) bufOff(i uint32) int { return int(i&q.mask)*q.stride + slotHeadroom }
 
 // SetSlot implements fabric.OutQueue.
 func (q *outQueue) SetSlot(i uint32, n int, more bool) {
@@ -161,8 +179,8 @@ func (q *offloadQueue) Notify()                            { (*outQueue)(q).Noti
 
 // SetOffload implements fabric.OffloadQueue.
 func (q *offloadQueue) SetOffload(i uint32, h vnet.Hdr) {
-	o := int(i&q.mask) * vnet.Len
-	h.Encode(q.hdrs[o : o+vnet.Len])
+	o := (*outQueue)(q).bufOff(i)
+	h.Encode(q.bufs[o-vnet.Len : o])
 }
 
 // flush sends [sent, tail) and reports whether it stopped because the
@@ -177,9 +195,6 @@ func (q *outQueue) flush() (blocked bool) {
 		for s != t && k < maxMsgs {
 			first, size := s, 0
 			need := 1
-			if q.vnetLen > 0 {
-				need++
-			}
 			for q.meta[s&q.mask].more && s+1 != t {
 				s++
 				need++
@@ -201,16 +216,16 @@ func (q *outQueue) flush() (blocked bool) {
 			h := &q.msgs[k].Hdr
 			h.Iov = &q.iovs[iov]
 			h.SetIovlen(need)
-			if q.vnetLen > 0 {
-				o := int(first&q.mask) * vnet.Len
-				q.iovs[iov].Base = &q.hdrs[o]
-				q.iovs[iov].SetLen(vnet.Len)
-				iov++
-			}
 			for j := first; j != s; j++ {
 				n := min(max(int(q.meta[j&q.mask].n), 0), q.bufSize)
-				q.iovs[iov].Base = &q.bufs[int(j&q.mask)*q.bufSize]
-				q.iovs[iov].SetLen(n)
+				o := q.bufOff(j)
+				if j == first { // the header, in front of the first buffer
+					o -= q.vnetLen
+					q.iovs[iov].SetLen(n + q.vnetLen)
+				} else {
+					q.iovs[iov].SetLen(n)
+				}
+				q.iovs[iov].Base = &q.bufs[o]
 				iov++
 				size += n
 			}
