@@ -342,6 +342,12 @@ func (w *Worker) ProcessTunnel(pkt []byte, inPort uint32, tunnelID uint64, res *
 		prog = w.translate(pkt, &k, inPort)
 	}
 	prog.hit(len(pkt))
+	if prog.single {
+		if prog.out != inPort || prog.out > ofp.PortMax { // as in machine.step
+			res.Outputs = append(res.Outputs, Output{Port: prog.out, Version: -1, TunnelID: tunnelID})
+		}
+		return pkt
+	}
 	return w.exec(prog.ops, pkt, &lay, inPort, res, false)
 }
 

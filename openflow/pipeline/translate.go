@@ -81,7 +81,11 @@ type op struct {
 // What a cache hit touches comes first, within 64 bytes, and the struct is
 // padded to 128 bytes, a size class whose objects start on cache lines.
 type program struct {
-	deferred    bool       // counts in pkts/bytes until credited
+	deferred bool // counts in pkts/bytes until credited
+	// single: ops is one output to port out, not the controller (the most
+	// common program), which exec records without reading ops.
+	single      bool
+	out         uint32
 	pkts, bytes ownedCount // written by the owning worker only
 	ops         []op
 
@@ -134,11 +138,15 @@ func (pr *program) credit() {
 
 // clone returns a copy of pr that owns its slices.
 func (pr *program) clone() *program {
-	return &program{
+	c := &program{
 		ops:  append([]op(nil), pr.ops...),
 		ctrs: append([]*counter(nil), pr.ctrs...),
 		incs: append([]*atomic.Uint64(nil), pr.incs...),
 	}
+	if len(c.ops) == 1 && c.ops[0].kind == opOutput && c.ops[0].port != ofp.PortController {
+		c.single, c.out = true, c.ops[0].port
+	}
+	return c
 }
 
 // Action-set slots in execution order (spec 1.3.5 §5.10); set-fields are
