@@ -37,16 +37,18 @@ type table struct {
 // Rules are numbered densely; rule r's masked value is vals[r*nw:(r+1)*nw]
 // and its first flow heads[r]. The index is open addressing with linear
 // probing, kept at most half full, in two arrays: tags, 16 bits of each
-// rule's hash (0: empty slot), and rules, the rule number. A probe that
-// misses (most of them) reads only tags, 2 bytes a slot, so the tags of
-// every subtable of a large rule set stay in the CPU's caches; the fields
-// a lookup reads come first in the struct.
+// rule's hash (0: empty slot), and ents, the rule's number (low 32 bits)
+// and the priority of its first flow (the 16 above). A probe that misses
+// (most of them) reads only tags, 2 bytes a slot, so the tags of every
+// subtable of a large rule set stay in the CPU's caches; a hit reads the
+// rule's entry and value, and its flow only if it beats the best so far.
+// The fields a lookup reads come first in the struct.
 type subtable struct {
 	maxPri int32
 	nw     int32
 	words  [keyWords]uint8 // the mask's nonzero words, ascending
 	tags   []uint16
-	rules  []uint32
+	ents   []uint64
 	vals   []uint64
 	heads  []*flow
 	mw     [keyWords]uint64 // the masks of words
@@ -61,7 +63,7 @@ func newTable(id uint8) *table {
 
 func newSubtable(mask *Key) *subtable {
 	st := &subtable{mask: *mask, pris: make(map[uint16]int), maxPri: -1,
-		tags: make([]uint16, 8), rules: make([]uint32, 8)}
+		tags: make([]uint16, 8), ents: make([]uint64, 8)}
 	for i, m := range mask {
 		if m != 0 {
 			st.words[st.nw], st.mw[st.nw] = uint8(i), m
@@ -110,11 +112,16 @@ func (st *subtable) find(cv []uint64, h uint64) (rule, slot int) {
 		case 0:
 			return -1, i
 		case tag:
-			if r := int(st.rules[i]); slices.Equal(st.val(r), cv) {
+			if r := int(uint32(st.ents[i])); slices.Equal(st.val(r), cv) {
 				return r, i
 			}
 		}
 	}
+}
+
+// entry makes the index entry of rule r.
+func (st *subtable) entry(r int) uint64 {
+	return uint64(st.heads[r].priority)<<32 | uint64(r)
 }
 
 // lookup returns the highest-priority flow of the subtable that matches k.
@@ -131,15 +138,18 @@ func (st *subtable) lookup(k *Key) *flow {
 // seen the masks of the subtables it looked in.
 func (t *table) lookup(k *Key, seen *Key) *flow {
 	var best *flow
+	bestPri := int32(-1)
 	for _, st := range t.subs {
-		if best != nil && int32(best.priority) >= st.maxPri {
+		if bestPri >= st.maxPri {
 			break
 		}
 		for i := range st.nw {
 			seen[st.words[i]] |= st.mw[i]
 		}
-		if f := st.lookup(k); f != nil && (best == nil || f.priority > best.priority) {
-			best = f
+		var cv [keyWords]uint64
+		v := st.compact(k, &cv)
+		if r, slot := st.find(v, hashWords(v)); r >= 0 && int32(st.ents[slot]>>32) > bestPri {
+			bestPri, best = int32(st.ents[slot]>>32), st.heads[r]
 		}
 	}
 	return best
@@ -188,29 +198,30 @@ func (st *subtable) insert(f *flow) {
 			p = &(*p).next
 		}
 		f.next, *p = *p, f
+		st.ents[slot] = st.entry(r)
 		return
 	}
 	if 2*(len(st.heads)+1) > len(st.tags) {
 		st.grow()
 		_, slot = st.find(v, h)
 	}
-	st.tags[slot], st.rules[slot] = tagOf(h), uint32(len(st.heads))
 	st.vals = append(st.vals, v...)
 	f.next = nil
 	st.heads = append(st.heads, f)
+	st.tags[slot], st.ents[slot] = tagOf(h), st.entry(len(st.heads)-1)
 }
 
 // grow doubles the index.
 func (st *subtable) grow() {
 	n := 2 * len(st.tags)
-	st.tags, st.rules = make([]uint16, n), make([]uint32, n)
+	st.tags, st.ents = make([]uint16, n), make([]uint64, n)
 	for r := range st.heads {
 		h := hashWords(st.val(r))
 		i := int(h) & (n - 1)
 		for st.tags[i] != 0 {
 			i = (i + 1) & (n - 1)
 		}
-		st.tags[i], st.rules[i] = tagOf(h), uint32(r)
+		st.tags[i], st.ents[i] = tagOf(h), st.entry(r)
 	}
 }
 
@@ -256,6 +267,8 @@ func (st *subtable) remove(f *flow) bool {
 	*p, f.next = f.next, nil
 	if st.heads[r] == nil {
 		st.drop(r, slot)
+	} else {
+		st.ents[slot] = st.entry(r)
 	}
 	return true
 }
@@ -268,9 +281,9 @@ func (st *subtable) drop(r, slot int) {
 	for i := (hole + 1) & mask; st.tags[i] != 0; i = (i + 1) & mask {
 		// The entry at i may fill the hole unless its home slot lies
 		// cyclically in (hole, i].
-		home := int(hashWords(st.val(int(st.rules[i])))) & mask
+		home := int(hashWords(st.val(int(uint32(st.ents[i]))))) & mask
 		if (i-home)&mask >= (i-hole)&mask {
-			st.tags[hole], st.rules[hole] = st.tags[i], st.rules[i]
+			st.tags[hole], st.ents[hole] = st.tags[i], st.ents[i]
 			hole = i
 		}
 	}
@@ -279,7 +292,7 @@ func (st *subtable) drop(r, slot int) {
 	if r != last {
 		v := st.val(last)
 		_, ls := st.find(v, hashWords(v))
-		st.rules[ls] = uint32(r)
+		st.ents[ls] = st.ents[ls]>>32<<32 | uint64(r)
 		copy(st.val(r), v)
 		st.heads[r] = st.heads[last]
 	}
