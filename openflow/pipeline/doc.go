@@ -38,7 +38,10 @@
 // userspace datapath threads does:
 //
 //  1. an exact-match cache (EMC): the packet's whole flow key → the
-//     translation, one probe, no locks;
+//     translation, two probes, no locks; for the most common packets
+//     (untagged IPv4 TCP, UDP or SCTP) a flat one in front of it, keyed on
+//     the header bytes the flow key is made of, which skips the parser
+//     (see emc.go);
 //  2. a megaflow cache: tuple space search over wildcarded keys whose mask
 //     is exactly the set of key bits the table lookups consulted (every
 //     subtable visited in every table, including those visited to learn
@@ -52,9 +55,10 @@
 //
 // Every change of the tables or groups, and every port liveness change
 // ([Pipeline.PortChanged]), bumps a generation number; a worker that sees a
-// new generation empties its megaflow cache, and EMC entries carry their
-// generation. So the caches never forward by a stale rule: once FlowMod
-// returns, every packet that enters Process afterwards sees its effect.
+// new generation empties its caches (the exact-match ones by starting a new
+// epoch, without touching them). So the caches never forward by a stale
+// rule: once FlowMod returns, every packet that enters Process afterwards
+// sees its effect.
 //
 // # Concurrency
 //

@@ -248,9 +248,13 @@ func (r *Result) snapshot(b []byte) int {
 // threads each have their own caches, for the same reason: no locks, no
 // shared cache lines on a hit).
 type Worker struct {
-	p       *Pipeline
-	gen     uint64
+	p   *Pipeline
+	gen uint64
+	// epoch numbers the worker's cache contents: retire bumps it, which
+	// empties both exact-match caches at once (see emc.go).
+	epoch   uint64
 	emc     []emcEntry
+	flat    []flatEntry
 	mf      megaflows
 	x       xlate
 	saves   []saved
@@ -269,12 +273,6 @@ type Worker struct {
 	live   []*program
 }
 
-type emcEntry struct {
-	gen  uint64
-	key  Key
-	prog *program
-}
-
 // NewWorker returns a Worker with empty caches.
 func (p *Pipeline) NewWorker() *Worker {
 	w := p.newWorker()
@@ -286,7 +284,7 @@ func (p *Pipeline) NewWorker() *Worker {
 }
 
 func (p *Pipeline) newWorker() *Worker {
-	return &Worker{p: p, emc: make([]emcEntry, p.opts.EMCEntries)}
+	return &Worker{p: p, epoch: 1, emc: make([]emcEntry, p.opts.EMCEntries), flat: make([]flatEntry, p.opts.EMCEntries)}
 }
 
 // Process runs a packet through the pipeline with a pooled Worker; see
@@ -313,6 +311,25 @@ func (w *Worker) Process(pkt []byte, inPort uint32, res *Result) []byte {
 func (w *Worker) ProcessTunnel(pkt []byte, inPort uint32, tunnelID uint64, res *Result) []byte {
 	res.reset()
 	res.tunnelIn = tunnelID
+	p := w.p
+	if g := p.gen.Load(); g != w.gen {
+		w.flush(g)
+	}
+	caching := !p.nocache.Load()
+	var fk flatKey
+	var fh uint64
+	flat := false
+	if caching {
+		if flat = fk.of(pkt, inPort, tunnelID); flat {
+			fh = fk.hash()
+			if prog := w.flatLookup(fh, &fk); prog != nil {
+				res.Cache = CacheEMC
+				w.emcHits.add(1)
+				lay := flatLayout(pkt)
+				return w.execute(prog, pkt, &lay, inPort, res)
+			}
+		}
+	}
 	var k Key
 	var lay layout
 	if !extract(pkt, inPort, &k, &lay) {
@@ -320,19 +337,14 @@ func (w *Worker) ProcessTunnel(pkt []byte, inPort uint32, tunnelID uint64, res *
 		return pkt
 	}
 	k[wTun] = tunnelID
-	p := w.p
-	g := p.gen.Load()
-	if g != w.gen {
-		w.flush(g)
-	}
 	var prog *program
-	if !p.nocache.Load() {
+	if caching {
 		h := k.hash()
-		if prog = w.emcLookup(h, &k, g); prog != nil {
+		if prog = w.emcLookup(h, &k); prog != nil {
 			res.Cache = CacheEMC
 			w.emcHits.add(1)
 		} else if prog = w.mf.lookup(&k); prog != nil {
-			w.emcInsert(h, &k, g, prog)
+			w.emcInsert(h, &k, prog)
 			res.Cache = CacheMegaflow
 			w.mfHits.add(1)
 		}
@@ -341,14 +353,22 @@ func (w *Worker) ProcessTunnel(pkt []byte, inPort uint32, tunnelID uint64, res *
 		w.misses.add(1)
 		prog = w.translate(pkt, &k, inPort)
 	}
+	if flat && prog != &w.x.prog { // cached, not translated uncacheable
+		w.flatInsert(fh, &fk, prog)
+	}
+	return w.execute(prog, pkt, &lay, inPort, res)
+}
+
+// execute counts a packet to prog and runs prog on it.
+func (w *Worker) execute(prog *program, pkt []byte, lay *layout, inPort uint32, res *Result) []byte {
 	prog.hit(len(pkt))
 	if prog.single {
 		if prog.out != inPort || prog.out > ofp.PortMax { // as in machine.step
-			res.Outputs = append(res.Outputs, Output{Port: prog.out, Version: -1, TunnelID: tunnelID})
+			res.Outputs = append(res.Outputs, Output{Port: prog.out, Version: -1, TunnelID: res.tunnelIn})
 		}
 		return pkt
 	}
-	return w.exec(prog.ops, pkt, &lay, inPort, res, false)
+	return w.exec(prog.ops, pkt, lay, inPort, res, false)
 }
 
 // translate runs the slow path and caches what it can.
@@ -378,45 +398,11 @@ func (w *Worker) translate(pkt []byte, k *Key, inPort uint32) *program {
 		w.liveMu.Unlock()
 	}
 	w.mf.insert(k, &x.seen, prog)
-	w.emcInsert(k.hash(), k, g, prog)
+	w.emcInsert(k.hash(), k, prog)
 	return prog
 }
 
-// The exact-match cache is two-way set associative, as OVS's EMC probes
-// two places: a key of hash h lives in one of the two adjacent entries
-// h&mask and h&mask^1, so two keys whose hashes collide in the index do not
-// evict each other on every packet (with 1,000 flows in 8,192 single
-// entries, about one packet in nine did).
-
-// emcLookup returns the program cached for key k of hash h in generation
-// g, or nil.
-func (w *Worker) emcLookup(h uint64, k *Key, g uint64) *program {
-	i := h & uint64(len(w.emc)-1)
-	if e := &w.emc[i]; e.gen == g && e.key == *k {
-		return e.prog
-	}
-	if e := &w.emc[i^1]; e.gen == g && e.key == *k {
-		return e.prog
-	}
-	return nil
-}
-
-// emcInsert caches prog for key k of hash h in generation g: in the first
-// of its two entries that is stale, else in the one a bit of the hash
-// picks.
-func (w *Worker) emcInsert(h uint64, k *Key, g uint64, prog *program) {
-	i := h & uint64(len(w.emc)-1)
-	e := &w.emc[i]
-	if e.gen == g {
-		if f := &w.emc[i^1]; f.gen != g || h>>63 == 1 {
-			e = f
-		}
-	}
-	e.gen, e.key, e.prog = g, *k, prog
-}
-
-// flush empties the megaflow cache for generation g (EMC entries carry
-// their generation and need no flush).
+// flush empties the caches for generation g.
 func (w *Worker) flush(g uint64) {
 	w.gen = g
 	w.retire()
@@ -424,9 +410,9 @@ func (w *Worker) flush(g uint64) {
 }
 
 // retire credits the counts of every cached program and forgets them,
-// with the exact-match entries that point to them: the caches are about to
-// be emptied, and a program no cache reaches must have nothing left to
-// credit.
+// with the exact-match entries that point to them (a new epoch): the caches
+// are about to be emptied, and a program no cache reaches must have nothing
+// left to credit.
 func (w *Worker) retire() {
 	w.liveMu.Lock()
 	for _, pr := range w.live {
@@ -435,9 +421,7 @@ func (w *Worker) retire() {
 	clear(w.live)
 	w.live = w.live[:0]
 	w.liveMu.Unlock()
-	for i := range w.emc {
-		w.emc[i].gen, w.emc[i].prog = 0, nil
-	}
+	w.epoch++
 }
 
 // credit passes what the workers' cached programs counted on to the flows',
