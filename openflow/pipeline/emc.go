@@ -91,13 +91,20 @@ func flatLayout(pkt []byte) layout {
 	return layout{ethType: 12, l3: 14, l4: 34, nd: -1, l3Type: 0x0800, proto: pkt[23]}
 }
 
+// equal reports whether k and o are the same key, without branches or a
+// call (== on the struct calls memequal for the array).
+func (k *flatKey) equal(o *flatKey) bool {
+	return (k.w[0]^o.w[0])|(k.w[1]^o.w[1])|(k.w[2]^o.w[2])|(k.w[3]^o.w[3])|
+		(k.tun^o.tun)|uint64(k.port^o.port) == 0
+}
+
 // flatLookup returns the program cached for flat key k of hash h, or nil.
 func (w *Worker) flatLookup(h uint64, k *flatKey) *program {
 	i := h & uint64(len(w.flat)-1)
-	if e := &w.flat[i]; e.epoch == w.epoch && e.key == *k {
+	if e := &w.flat[i]; e.epoch == w.epoch && e.key.equal(k) {
 		return e.prog
 	}
-	if e := &w.flat[i^1]; e.epoch == w.epoch && e.key == *k {
+	if e := &w.flat[i^1]; e.epoch == w.epoch && e.key.equal(k) {
 		return e.prog
 	}
 	return nil

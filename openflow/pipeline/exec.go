@@ -63,10 +63,9 @@ func (w *Worker) exec(ops []op, pkt []byte, lay *layout, inPort uint32, res *Res
 		if o.port == inPort && o.port <= ofp.PortMax {
 			continue // as in step
 		}
-		res.Outputs = append(res.Outputs, Output{
-			Port: o.port, Version: -1, TunnelID: res.tunnelIn,
-			MaxLen: o.maxLen, Reason: o.reason, TableID: o.table, Cookie: o.cookie, Metadata: o.meta,
-		})
+		out := res.add()
+		out.Port, out.Version, out.TunnelID = o.port, -1, res.tunnelIn
+		out.MaxLen, out.Reason, out.TableID, out.Cookie, out.Metadata = o.maxLen, o.reason, o.table, o.cookie, o.meta
 	}
 	if i == len(ops) {
 		return pkt
@@ -124,10 +123,9 @@ func (m *machine) step(o *op) bool {
 			// Output to the input port needs OFPP_IN_PORT (spec 1.3.5 §4.5).
 			return true
 		}
-		m.res.Outputs = append(m.res.Outputs, Output{
-			Port: o.port, Version: pending, Queue: m.queue, TunnelID: m.tun,
-			MaxLen: o.maxLen, Reason: o.reason, TableID: o.table, Cookie: o.cookie, Metadata: o.meta,
-		})
+		out := m.res.add()
+		out.Port, out.Version, out.Queue, out.TunnelID = o.port, pending, m.queue, m.tun
+		out.MaxLen, out.Reason, out.TableID, out.Cookie, out.Metadata = o.maxLen, o.reason, o.table, o.cookie, o.meta
 	case opSetField:
 		m.setField(o)
 	case opSetQueue:
