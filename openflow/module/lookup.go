@@ -95,16 +95,29 @@ func (m *Module) Lookup(pkts []logic.Packet, in logic.PortID) {
 	w, s := m.acquire(pkts, in)
 	w.set = w.set[:0]
 	ps := m.ports.Load()
+	inNo := ps.ofNo(in)
 	for i := range pkts {
-		m.process(w, &pkts[i], in, ps)
+		m.process(w, &pkts[i], in, inNo, ps)
 	}
 	m.release(w, s)
 }
 
-// process runs one packet through the pipeline and sets its destination.
-func (m *Module) process(w *worker, p *logic.Packet, in logic.PortID, ps *portSet) {
+// process runs one packet, received on fabric port in (OpenFlow port
+// inNo), through the pipeline and sets its destination.
+func (m *Module) process(w *worker, p *logic.Packet, in logic.PortID, inNo uint32, ps *portSet) {
 	res := &w.res
-	p.Data = w.w.Process(p.Data, ps.ofNo(in), res)
+	p.Data = w.w.Process(p.Data, inNo, res)
+	if len(res.Outputs) == 1 {
+		// The common case, what the loop below does for it: one output,
+		// to a port, of the packet as Process returned it.
+		if o := &res.Outputs[0]; o.Version < 0 && o.Port <= ofp.PortMax {
+			p.Dst = logic.Drop
+			if id, ok := ps.port(o.Port); ok {
+				p.Dst = logic.To(id)
+			}
+			return
+		}
+	}
 	p.Dst = logic.Drop
 	if res.Malformed {
 		p.Dst = logic.DropMalformed

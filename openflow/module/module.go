@@ -118,15 +118,18 @@ type Module struct {
 
 // portSet is an immutable snapshot of the OpenFlow ports.
 type portSet struct {
-	ids   []logic.PortID // sorted, without the injection port: the flood list
-	local int            // the PortID of "LOCAL", -1 if none
-	inj   int            // the PortID of the injection port, -1 before Start
-	names map[logic.PortID]string
+	ids    []logic.PortID // sorted, without the injection port: the flood list
+	member []uint64       // ids as a bitmap, for has (made by with)
+	local  int            // the PortID of "LOCAL", -1 if none
+	inj    int            // the PortID of the injection port, -1 before Start
+	names  map[logic.PortID]string
 }
 
+// has reports whether id is in ids: a bit test, as every output of every
+// packet asks.
 func (ps *portSet) has(id logic.PortID) bool {
-	_, ok := slices.BinarySearch(ps.ids, id)
-	return ok
+	i := int(id) / 64
+	return i < len(ps.member) && ps.member[i]&(1<<(id%64)) != 0
 }
 
 // ofNo returns the OpenFlow port number of fabric port id: id+1, not
@@ -153,10 +156,16 @@ func (ps *portSet) port(no uint32) (logic.PortID, bool) {
 	return logic.PortID(id), ps.has(logic.PortID(id))
 }
 
-// with returns a copy of ps with the flood list ids.
+// with returns a copy of ps with the flood list ids (sorted).
 func (ps *portSet) with(ids []logic.PortID) *portSet {
 	c := *ps
-	c.ids = ids
+	c.ids, c.member = ids, nil
+	if n := len(ids); n > 0 {
+		c.member = make([]uint64, int(ids[n-1])/64+1)
+		for _, id := range ids {
+			c.member[id/64] |= 1 << (id % 64)
+		}
+	}
 	return &c
 }
 
@@ -441,11 +450,11 @@ func (m *Module) PortAdded(id logic.PortID) {
 	}
 	m.learn.PortAdded(id)
 	old := m.ports.Load()
-	ps := old.with(slices.Clone(old.ids))
-	if i, ok := slices.BinarySearch(ps.ids, id); !ok {
-		ps.ids = slices.Insert(ps.ids, i, id)
+	ids := slices.Clone(old.ids)
+	if i, ok := slices.BinarySearch(ids, id); !ok {
+		ids = slices.Insert(ids, i, id)
 	}
-	m.ports.Store(ps)
+	m.ports.Store(old.with(ids))
 	ws := *m.workers.Load()
 	if int(id) >= len(ws) {
 		nws := make([]*portWorkers, int(id)+1)
