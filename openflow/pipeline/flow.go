@@ -31,21 +31,27 @@ func (c *counter) reset() {
 
 // A flow is a flow entry. Its fields are written under Pipeline.mu held for
 // writing and read by the slow path under it held for reading; its counter
-// is updated by the forwarding path at any time.
+// is updated by the forwarding path at any time. What a translation reads
+// of the flow that won a table lookup comes first: in a large rule set each
+// flow is a cache miss of its own, and the match (val, mask, match) would
+// spread those fields over more lines. The counter, which forwarding
+// goroutines write, is kept away from them.
 type flow struct {
-	table     uint8
-	priority  uint16
+	priority uint16
+	table    uint8
+	miss     bool // the table-miss flow entry: priority 0, every field wildcarded
+	cookie   uint64
+	prog     instructions
+
 	val, mask Key
+	next      *flow // the next flow with the same match and a lower priority (classifier.go)
 	match     ofp.Match
 	insts     []ofp.Instruction
-	prog      instructions
-	cookie    uint64
 	idle      uint16
 	hard      uint16
 	flags     uint16
 	created   time.Time
 	seq       uint64
-	next      *flow // the next flow with the same match and a lower priority (classifier.go)
 	counter
 
 	// For idle timeouts: the packet count seen by the last Expire and when
@@ -69,7 +75,7 @@ type instructions struct {
 
 // tableMiss reports whether f is its table's table-miss flow entry: priority
 // 0 and every field wildcarded.
-func (f *flow) tableMiss() bool { return f.priority == 0 && f.mask == (Key{}) }
+func (f *flow) tableMiss() bool { return f.miss }
 
 func matchError(code uint16, reason string) *ofp.Error {
 	return &ofp.Error{Type: ofp.ETBadMatch, Code: code, Reason: reason}
@@ -367,6 +373,7 @@ func (p *Pipeline) addFlow(fm *ofp.FlowMod) error {
 		match: cloneMatch(fm.Match), insts: fm.Instructions, prog: prog,
 		cookie: fm.Cookie, idle: fm.IdleTimeout, hard: fm.HardTimeout, flags: fm.Flags,
 		created: now, lastUsed: now, seq: p.seq,
+		miss: fm.Priority == 0 && mask == (Key{}),
 	}
 	// An identical flow (match and priority) is replaced, its counters and
 	// duration cleared with it (spec 1.3.5 §6.4).
