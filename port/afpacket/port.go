@@ -1,14 +1,16 @@
 // Package afpacket connects a kernel interface to the switch through
-// AF_PACKET sockets with TPACKET_V2 mmap receive rings.
+// AF_PACKET sockets with TPACKET_V2 mmap receive and transmit rings.
 //
 // It is the port for any kernel interface when AF_XDP is not available. Each
-// queue pair is one AF_PACKET socket bound to the interface; with several
-// queues the sockets form a PACKET_FANOUT group in hash mode, so the packets
-// of one flow always reach the same input queue.
+// queue pair receives on one AF_PACKET socket bound to the interface (and
+// sends on two of its own); with several queues the receiving sockets form
+// a PACKET_FANOUT group in hash mode, so the packets of one flow always
+// reach the same input queue.
 //
 //	interface --tpacket_rcv--> RX ring (TPACKET_V2 frames) --> inQueue --> fabric
 //	                   \-------> socket queue --recvmsg--> copy buffers -/
-//	interface <--packet_snd--- sendmmsg <-- slot ring <-------- outQueue <-- fabric
+//	interface <--tpacket_snd-- TX ring <-- slot ring <--------- outQueue <-- fabric
+//	          <--packet_snd--- sendmsg <-/ (packets longer than a TX ring frame)
 //
 // Receive: the kernel copies every packet into the next frame of the mmap'd
 // ring, hands the frame over at once and wakes the socket. Receive lends the
@@ -41,17 +43,19 @@
 // to end, and no packet leaves with an unfinished checksum: the kernel
 // finishes it, or the fabric does for destinations without offload.
 //
-// Transmit: Publish only moves an index; Notify sends what was published
-// with one sendmmsg(MSG_DONTWAIT) per batch, from a ring of the port's own
-// buffers. A packet longer than one buffer is one message with several
-// iovecs. Not the PACKET_TX_RING: its frames cannot be chained, so each one
-// would have to hold a whole 64 KB packet and its header (the ring would be
-// mostly empty bytes), and on veth, the common case, the kernel copies the
-// ring's pages anyway (tpacket skbs are zerocopy skbs, and dev_forward_skb
-// orphans their frags); packet_snd copies once from the iovecs. Concurrent
-// Notify callers never wait for each other: whoever holds the queue's flush
-// flag sends until nothing published is left; when the socket has no room
-// (EAGAIN) a helper goroutine waits for it in the netpoller and finishes.
+// Transmit: Publish only moves an index; Notify copies what was published
+// from the port's own slots into the frames of a PACKET_TX_RING and makes
+// the kernel send them with one send(2) per batch: about half the CPU per
+// small packet of one sendmmsg message each, which the port used before
+// (msghdr and iovec copies, a socket call per message). A packet longer
+// than a ring frame (2 KB), a 64 KB GSO packet chained over several slots
+// above all, goes with one sendmsg of several iovecs on a second socket,
+// in order: the ring's frames before it are sent first. Not the TX ring
+// for everything: its frames cannot be chained, so each would have to hold
+// a whole 64 KB packet. Concurrent Notify callers never wait for each
+// other: whoever holds the queue's flush flag sends until nothing
+// published is left; when the kernel has no room (EAGAIN) a helper
+// goroutine waits for it and finishes. See tx.go.
 //
 // Waiting: in ModeInterrupt an empty input queue sleeps in the Go netpoller
 // on its socket and costs no CPU; in ModePoll it spins, yielding the CPU
@@ -202,7 +206,9 @@ var (
 // sock is one queue pair: the socket, its RX ring and its output slots.
 type sock struct {
 	fd     int      // receives: the RX ring
-	txfd   int      // sends, outside the netpoller (see tx.go)
+	txfd   int      // sends from its TX ring, outside the netpoller (see tx.go)
+	txring []byte   // txfd's TX ring
+	bigfd  int      // sends packets longer than a TX ring frame, outside the netpoller
 	ring   []byte   // the RX ring
 	copies []byte   // the RX copy buffers
 	file   *os.File // fd in the netpoller: Wait sleeps on it
@@ -311,7 +317,7 @@ func (p *Port) openSock(i int, fanout *int) (s *sock, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
-	s = &sock{fd: fd, txfd: -1}
+	s = &sock{fd: fd, txfd: -1, bigfd: -1}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -336,7 +342,10 @@ func (p *Port) openSock(i int, fanout *int) (s *sock, err error) {
 	if err := opt("PACKET_IGNORE_OUTGOING", unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
 		return nil, err
 	}
-	if s.txfd, err = p.openTxSock(vnetLen > 0); err != nil {
+	if s.txfd, s.txring, err = p.openTxRing(vnetLen > 0, cfg.TxSlots); err != nil {
+		return nil, err
+	}
+	if s.bigfd, err = p.openTxSock(vnetLen > 0); err != nil {
 		return nil, err
 	}
 	// Packets longer than a frame wait whole in the socket's queue.
@@ -367,7 +376,7 @@ func (p *Port) openSock(i int, fanout *int) (s *sock, err error) {
 	}
 	s.copies = copies
 	s.rx = newInQueue(p, s, i, ring, copies, vnetLen)
-	if s.tx, err = newOutQueue(p, s, vnetLen); err != nil {
+	if s.tx, err = newOutQueue(p, s, s.txring, vnetLen); err != nil {
 		return nil, err
 	}
 	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: p.ifindex}
@@ -402,8 +411,8 @@ func (p *Port) openSock(i int, fanout *int) (s *sock, err error) {
 	return s, nil
 }
 
-// openTxSock opens the socket a queue sends on: protocol 0, so it receives
-// nothing.
+// openTxSock opens the socket a queue sends its packets longer than a TX
+// ring frame on: protocol 0, so it receives nothing.
 func (p *Port) openTxSock(vnetHdr bool) (int, error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -449,6 +458,12 @@ func (s *sock) close() {
 	}
 	if s.txfd >= 0 {
 		unix.Close(s.txfd)
+	}
+	if s.bigfd >= 0 {
+		unix.Close(s.bigfd)
+	}
+	if s.txring != nil {
+		unix.Munmap(s.txring)
 	}
 	if s.ring != nil {
 		unix.Munmap(s.ring)
