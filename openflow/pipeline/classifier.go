@@ -202,7 +202,7 @@ func (st *subtable) insert(f *flow) {
 		return
 	}
 	if 2*(len(st.heads)+1) > len(st.tags) {
-		st.grow()
+		st.resize(2 * len(st.tags))
 		_, slot = st.find(v, h)
 	}
 	st.vals = append(st.vals, v...)
@@ -211,9 +211,8 @@ func (st *subtable) insert(f *flow) {
 	st.tags[slot], st.ents[slot] = tagOf(h), st.entry(len(st.heads)-1)
 }
 
-// grow doubles the index.
-func (st *subtable) grow() {
-	n := 2 * len(st.tags)
+// resize rebuilds the index with n slots, a power of 2.
+func (st *subtable) resize(n int) {
 	st.tags, st.ents = make([]uint16, n), make([]uint64, n)
 	for r := range st.heads {
 		h := hashWords(st.val(r))
@@ -299,6 +298,12 @@ func (st *subtable) drop(r, slot int) {
 	st.heads[last] = nil
 	st.heads = st.heads[:last]
 	st.vals = st.vals[:last*int(st.nw)]
+	if len(st.tags) > 8 && 8*len(st.heads) < len(st.tags) {
+		// A subtable that lost most of its rules gives the memory back.
+		st.resize(len(st.tags) / 2)
+		st.heads = slices.Clone(st.heads)
+		st.vals = slices.Clone(st.vals)
+	}
 }
 
 func (t *table) sort() {
