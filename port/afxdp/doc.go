@@ -76,9 +76,14 @@
 // Release kicks with recvfrom when the fill ring asks for it. Stats may be
 // called from any goroutine.
 //
-// In Interrupt mode Wait sleeps in the Go netpoller on a duplicate of the
-// socket until it is readable, so an idle port costs no CPU and no thread;
-// Interrupt sets a read deadline in the past. In Poll mode Wait returns at
+// In Interrupt mode Wait sleeps in the Go netpoller until the socket is
+// readable, so an idle port costs no CPU and no thread; Interrupt sets a
+// read deadline in the past. The netpoller watches an epoll instance of the
+// queue's own, which holds the socket, for reading only, while Wait sleeps
+// and never otherwise: the kernel wakes every waiter of a socket for each
+// packet it transmits (the skb's destructor) and at each flush of received
+// packets, which a socket left in the netpoller paid for even while its
+// queue was busy. In Poll mode Wait returns at
 // once and, after a few empty polls, yields the CPU with sched_yield: the
 // queue's goroutine keeps a core busy but lets others run on it.
 //

@@ -239,6 +239,7 @@ type QueueStats struct {
 	TxKickErrors uint64 // failed sendto kicks (not counting "try again")
 	LastKickErr  error  // the errno of the last one
 	TxStalls     uint64 // kicks that sent nothing, the TX ring not empty (device busy, send buffer full)
+	TxKicks      uint64 // sendto calls that asked the kernel to transmit
 
 	// The kernel's counters (XDP_STATISTICS).
 	RxDropped            uint64 // dropped for other reasons (e.g. too long without multi-buffer)
@@ -281,6 +282,7 @@ func (p *Port) queueStatsLocked() []QueueStats {
 		q.TxOversize = out.oversize.Load()
 		q.TxKickErrors = out.kickErrors.Load()
 		q.TxStalls = out.stalls.Load()
+		q.TxKicks = out.kicks.Load()
 		if e := out.lastKickErr.Load(); e != 0 {
 			q.LastKickErr = unix.Errno(e)
 		}
