@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -194,4 +195,69 @@ func TestSubtableIndex(t *testing.T) {
 			t.Fatalf("removed value %d still found", f.val[wIPv4])
 		}
 	}
+}
+
+// FuzzClassifier puts a table through the adds, removes and lookups its
+// input chooses (three bytes an operation) and checks each lookup as
+// TestClassifier does.
+func FuzzClassifier(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 4, 1, 3, 3, 1, 2, 2, 0, 0, 3, 1, 3})
+	f.Add([]byte{8, 5, 5, 12, 5, 1, 1, 5, 4, 3, 5, 5, 2, 1, 1, 3, 5, 5})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		g := &clsGen{r: rand.New(rand.NewPCG(1, 11))}
+		masks := make([]Key, 12)
+		for i := range masks {
+			masks[i] = g.mask()
+		}
+		tb := newTable(0)
+		live := map[*flow]bool{}
+		var fs []*flow // live, in the order they came
+		for ; len(ops) >= 3; ops = ops[3:] {
+			op, a, c := ops[0], ops[1], ops[2]
+			kg := &clsGen{r: rand.New(rand.NewPCG(uint64(a), uint64(c)))}
+			k := kg.key()
+			switch op % 4 {
+			case 0, 1:
+				m := masks[int(op/4)%len(masks)]
+				v := k.and(&m)
+				pri := uint16(c % 6)
+				if old := tb.find(&v, &m, pri); old != nil {
+					tb.remove(old)
+					delete(live, old)
+					fs = slices.DeleteFunc(fs, func(f *flow) bool { return f == old })
+				}
+				nf := &flow{priority: pri, val: v, mask: m}
+				tb.insert(nf)
+				live[nf] = true
+				fs = append(fs, nf)
+			case 2:
+				if len(fs) > 0 {
+					i := int(a) % len(fs)
+					tb.remove(fs[i])
+					delete(live, fs[i])
+					fs = slices.Delete(fs, i, i+1)
+				}
+			case 3:
+				var seen Key
+				got := tb.lookup(&k, &seen)
+				want := bestOf(live, &k)
+				if got == nil && want != -1 || got != nil && (!live[got] || int(got.priority) != want || k.and(&got.mask) != got.val) {
+					t.Fatalf("lookup does not find the best flow (want priority %d)", want)
+				}
+				for j := 0; j < 4; j++ {
+					k2 := kg.key()
+					for w := range k2 {
+						k2[w] = k2[w]&^seen[w] | k[w]&seen[w]
+					}
+					var seen2 Key
+					if tb.lookup(&k2, &seen2) != got {
+						t.Fatalf("a key that agrees on the reported mask %x finds another flow", seen)
+					}
+				}
+			}
+			if tb.n != len(fs) {
+				t.Fatalf("table has %d flows, want %d", tb.n, len(fs))
+			}
+		}
+	})
 }
