@@ -139,15 +139,17 @@ func (st *subtable) lookup(k *Key) *flow {
 func (t *table) lookup(k *Key, seen *Key) *flow {
 	var best *flow
 	bestPri := int32(-1)
+	var cv [keyWords]uint64
 	for _, st := range t.subs {
 		if bestPri >= st.maxPri {
 			break
 		}
 		for i := range st.nw {
-			seen[st.words[i]] |= st.mw[i]
+			w, m := st.words[i], st.mw[i]
+			seen[w] |= m
+			cv[i] = k[w] & m
 		}
-		var cv [keyWords]uint64
-		v := st.compact(k, &cv)
+		v := cv[:st.nw]
 		if r, slot := st.find(v, hashWords(v)); r >= 0 && int32(st.ents[slot]>>32) > bestPri {
 			bestPri, best = int32(st.ents[slot]>>32), st.heads[r]
 		}
