@@ -535,6 +535,7 @@ func TestOpenErrors(t *testing.T) {
 		{Interface: "lo", FrameSize: 3000},
 		{Interface: "lo", RxRingSize: 100},
 		{Interface: "lo", Frames: 100},
+		{Interface: "lo", Coalesce: 2 * time.Millisecond},
 		{Interface: "mxa-no-such-if"},
 	} {
 		if p, err := Open(tc); err == nil {

@@ -133,6 +133,10 @@ func ParseCopyMode(s string) (CopyMode, error) {
 const (
 	// MaxPollWindow bounds Config.PollWindow.
 	MaxPollWindow = time.Second
+	// DefaultCoalesce is the default Config.Coalesce, and MaxCoalesce its
+	// bound.
+	DefaultCoalesce = 20 * time.Microsecond
+	MaxCoalesce     = time.Millisecond
 	// MaxQueues is the most queues a port binds.
 	MaxQueues = 64
 	// DefaultFrameSize is the default UMEM frame size: one page, as in
@@ -178,6 +182,13 @@ type Config struct {
 	// PollWindow is how long an Adaptive queue keeps polling after its
 	// last packet: default busypoll.DefaultWindow.
 	PollWindow time.Duration
+	// Coalesce is how long an Interrupt-mode queue that is receiving a
+	// stream pauses before it takes a batch of fewer than 32 packets, so
+	// that more come (the package doc says why), default
+	// DefaultCoalesce; the kernel adds the thread's timer slack, 50 µs by
+	// default. Negative: never. A packet that wakes a sleeping queue is
+	// never held back.
+	Coalesce time.Duration
 	// XDPMode is how the XDP program is attached (default XDPAuto).
 	XDPMode XDPMode
 	// CopyMode chooses copy or zero-copy (default CopyAuto).
@@ -224,6 +235,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PollWindow < 0 || c.PollWindow > MaxPollWindow {
 		return c, fmt.Errorf("poll window %v outside [0, %v]", c.PollWindow, MaxPollWindow)
+	}
+	if c.Coalesce == 0 {
+		c.Coalesce = DefaultCoalesce
+	}
+	if c.Coalesce > MaxCoalesce {
+		return c, fmt.Errorf("coalescing pause %v above %v", c.Coalesce, MaxCoalesce)
 	}
 	if c.XDPMode < XDPAuto || c.XDPMode > XDPGeneric {
 		return c, fmt.Errorf("bad XDP mode %v", c.XDPMode)

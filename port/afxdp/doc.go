@@ -83,9 +83,22 @@
 // and never otherwise: the kernel wakes every waiter of a socket for each
 // packet it transmits (the skb's destructor) and at each flush of received
 // packets, which a socket left in the netpoller paid for even while its
-// queue was busy. In Poll mode Wait returns at
-// once and, after a few empty polls, yields the CPU with sched_yield: the
-// queue's goroutine keeps a core busy but lets others run on it.
+// queue was busy.
+//
+// An Interrupt-mode queue also moderates itself, as NICs moderate their
+// interrupts: in a stream of packets, a poll that finds fewer than 32 holds
+// them back once while Wait pauses (Config.Coalesce, 20 µs plus the
+// kernel's timer slack), so that the next poll takes a batch. Every batch
+// costs about as much as a few packets (a sendto to each destination, the
+// rings' cache lines, the fabric's bookkeeping), and a switch that keeps up
+// with its input otherwise polls one or two packets at a time: at trafgen's
+// maximum rate it paid twice per packet what batches of 32 cost, with its
+// core busy all the same. A packet that wakes a sleeping queue is taken at
+// once, so sparse traffic (ping) is not delayed.
+//
+// In Poll mode Wait returns at once and, after a few empty polls, yields
+// the CPU with sched_yield: the queue's goroutine keeps a core busy but
+// lets others run on it.
 //
 // # Limits
 //

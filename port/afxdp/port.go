@@ -114,7 +114,7 @@ func (p *Port) setup(nl netlink.Link) error {
 		}
 		p.socks = append(p.socks, s)
 		out := newOutQueue(s, cfg.TxRingSize)
-		in, err := newInQueue(s, out, cfg.Mode, cfg.PollWindow, a.MTU, !cfg.NoOffloadInference)
+		in, err := newInQueue(s, out, cfg.Mode, cfg.PollWindow, max(cfg.Coalesce, 0), a.MTU, !cfg.NoOffloadInference)
 		if err != nil {
 			return fmt.Errorf("queue %d: poll the socket: %w", q, err)
 		}

@@ -2,6 +2,7 @@ package afxdp
 
 import (
 	"testing"
+	"time"
 
 	"github.com/mswitch/mswitch/fabric"
 	"golang.org/x/sys/unix"
@@ -182,5 +183,73 @@ func TestInQueueBadDesc(t *testing.T) {
 	}
 	if q.badDescs.Load() != 3 || q.packets.Load() != 5 {
 		t.Errorf("bad %d packets %d, want 3 and 5", q.badDescs.Load(), q.packets.Load())
+	}
+}
+
+// TestCoalesce checks Interrupt mode's coalescing: a poll that finds a few
+// packets right after one that found some holds them back once, for Wait
+// to pause; a packet after an empty poll, a full slot array and a batch of
+// coalesceBatch are taken at once.
+func TestCoalesce(t *testing.T) {
+	s := fakeSocket(256, 256, false)
+	const pause = 200 * time.Microsecond
+	q := &inQueue{s: s, pause: pause}
+	prod := uint32(0)
+	arrive := func(n int) {
+		for i := 0; i < n; i++ {
+			s.rx.desc[prod&s.rx.mask] = unix.XDPDesc{Addr: uint64(prod%256)*2048 + 256, Len: 60}
+			prod++
+		}
+		s.rx.setProducer(prod)
+	}
+	slots := make([]fabric.Slot, 64)
+	take := func(want int, why string) {
+		t.Helper()
+		if n := q.Receive(slots); n != want {
+			t.Fatalf("%s: Receive = %d, want %d", why, n, want)
+		} else if n > 0 {
+			q.Release(n)
+		}
+	}
+	if q.Receive(slots) != 0 {
+		t.Fatal("Receive on an empty ring")
+	}
+	arrive(1)
+	take(1, "a packet after an empty poll")
+	arrive(2)
+	take(0, "two packets in a stream")
+	start := time.Now()
+	if err := q.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < pause {
+		t.Errorf("Wait paused %v, want %v or more", d, pause)
+	}
+	arrive(1)
+	take(3, "after the pause")
+	arrive(3)
+	take(0, "three more in the stream")
+	take(3, "held back once only")
+	arrive(coalesceBatch)
+	take(coalesceBatch, "a full batch")
+	arrive(80)
+	take(64, "a full slot array")
+	take(0, "the rest, a small batch in the stream")
+	take(16, "the rest, after the pause")
+	take(0, "empty")
+	arrive(2)
+	take(2, "packets after an empty poll")
+
+	q.pause = time.Microsecond
+	if a := testing.AllocsPerRun(100, func() {
+		arrive(2)
+		n := q.Receive(slots)
+		if n == 0 {
+			q.Wait()
+			n = q.Receive(slots)
+		}
+		q.Release(n)
+	}); a != 0 {
+		t.Errorf("%.1f allocations per pause, want 0", a)
 	}
 }
