@@ -1,6 +1,10 @@
 package pipeline
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/mswitch/mswitch/openflow/ofp"
+)
 
 // The exact-match caches.
 //
@@ -64,11 +68,11 @@ func (k *flatKey) of(pkt []byte, inPort uint32, tunnelID uint64) bool {
 		return false
 	}
 	b := pkt[:38:38]
-	if be.Uint16(b[12:]) != 0x0800 || b[14] != 0x45 || be.Uint16(b[20:])&0x1fff != 0 {
+	if be.Uint16(b[12:]) != ofp.EthTypeIPv4 || b[14] != 0x45 || be.Uint16(b[20:])&0x1fff != 0 {
 		return false
 	}
 	switch b[23] {
-	case 6, 17, 132: // TCP, UDP, SCTP (ofp.IPProto*)
+	case ofp.IPProtoTCP, ofp.IPProtoUDP, ofp.IPProtoSCTP:
 	default:
 		return false
 	}
@@ -88,7 +92,7 @@ func (k *flatKey) hash() uint64 {
 
 // flatLayout is what extract finds in a flat packet.
 func flatLayout(pkt []byte) layout {
-	return layout{ethType: 12, l3: 14, l4: 34, nd: -1, l3Type: 0x0800, proto: pkt[23]}
+	return layout{ethType: 12, l3: 14, l4: 34, nd: -1, l3Type: ofp.EthTypeIPv4, proto: pkt[23]}
 }
 
 // equal reports whether k and o are the same key, without branches or a
