@@ -24,6 +24,7 @@ import (
 //	go test -run AFXDPCompare -v -timeout 30m ./bench/kernel
 //
 // MSWBENCH_AFXDP_RATE offers a fixed rate instead (packets per second),
+// MSWBENCH_AFXDP_PING=2ms sends 500 pings at that interval instead,
 // MSWBENCH_AFXDP_SECS is the window (default 3 s after a 1-s warmup), and
 // MSWBENCH_AFXDP_PROBE a command run during each window with {pid} and
 // {secs} replaced (perf stat -p {pid} ..., strace -c -f -p {pid}), whose
@@ -53,6 +54,7 @@ func TestAFXDPCompare(t *testing.T) {
 	}
 	probe := os.Getenv("MSWBENCH_AFXDP_PROBE")
 	rate := envInt("MSWBENCH_AFXDP_RATE", 0) // packets per second; 0: trafgen's maximum
+	pingIv, _ := time.ParseDuration(os.Getenv("MSWBENCH_AFXDP_PING"))
 
 	o := Options{Duration: time.Duration(secs) * time.Second, Warmup: time.Second, Prefix: "mxq", Logf: t.Logf}
 	o.defaults()
@@ -113,12 +115,23 @@ func TestAFXDPCompare(t *testing.T) {
 					time.Sleep(o.Duration)
 					rtCh <- runTime(pid) - rt0
 				}()
+				if pingIv > 0 {
+					rtt, _, err := r.ping(ctx, 500, pingIv)
+					if err == nil {
+						t.Logf("%-8s run %d: ping -i %v: %d/%d replies, p50 %.0f µs, p99 %.0f µs", b.label, i, pingIv, rtt.Replies, rtt.Sent, rtt.P50, rtt.P99)
+					}
+					<-rtCh
+					return ppsSample{}, "", err
+				}
 				s, err := r.pps(ctx, 60, float64(rate))
 				if pc != nil {
 					pc.Wait()
 				}
 				return s, pout.String(), err
 			}()
+			if err == nil && pingIv > 0 {
+				continue
+			}
 			if err != nil {
 				if m.d != nil {
 					t.Logf("mswitchd's output:\n%s", m.d.Out.String())
@@ -157,6 +170,9 @@ func TestAFXDPCompare(t *testing.T) {
 	}
 	base := all[bins[0].label]
 	for _, b := range bins {
+		if pingIv > 0 {
+			break
+		}
 		x := all[b.label]
 		t.Logf("median %-8s: sent %.0f kp/s, received %.0f kp/s, loss %.3f%%, kernel ring drops %.0f, switch CPU %.0f%%, %.0f ns/packet, %.0f cycles/packet (x%.2f of %s), rate x%.2f",
 			b.label, med(x.tx), med(x.rx), med(x.loss), med(x.kd), med(x.cpu), med(x.ns), med(x.cyc),
