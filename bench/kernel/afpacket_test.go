@@ -15,8 +15,8 @@ import (
 
 // TestAFPacketCompare measures mswitchd with two afpacket ports, for one or
 // more mswitchd binaries taken in turn (A B A B ...): trafgen's maximum
-// rate of 64-byte frames, then (unless MSWBENCH_AFPACKET_TCP=0) one iperf3
-// TCP stream with the veths' offloads on. It prints each run and the
+// rate of 64-byte frames (unless MSWBENCH_AFPACKET_PPS=0), then (unless
+// MSWBENCH_AFPACKET_TCP=0) one iperf3 TCP stream with the veths' offloads on. It prints each run and the
 // medians, with ratios against the first binary: the comparison the port's
 // performance changes are judged by, without the rest of the set.
 //
@@ -54,6 +54,7 @@ func TestAFPacketCompare(t *testing.T) {
 	runs := env("MSWBENCH_AFPACKET_RUNS", 3)
 	secs := max(env("MSWBENCH_AFPACKET_SECS", 3), 1)
 	withTCP := env("MSWBENCH_AFPACKET_TCP", 1) != 0
+	withPPS := env("MSWBENCH_AFPACKET_PPS", 1) != 0
 	mode := os.Getenv("MSWBENCH_AFPACKET_MODE")
 	if mode == "" {
 		mode = "interrupt"
@@ -101,7 +102,11 @@ func TestAFPacketCompare(t *testing.T) {
 						return ppsSample{}, "", err
 					}
 				}
-				s, err := r.pps(ctx, 60, 0)
+				var s ppsSample
+				var err error
+				if withPPS {
+					s, err = r.pps(ctx, 60, 0)
+				}
 				if pc != nil {
 					pc.Wait()
 				}
@@ -114,13 +119,21 @@ func TestAFPacketCompare(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s run %d: %v", b.label, i, err)
 			}
-			u := s.cpu
-			ns := float64(u.switchCPU.Nanoseconds()) / (s.rxPps * u.wall.Seconds())
 			x := all[b.label]
 			if x == nil {
 				x = &res{}
 				all[b.label] = x
 			}
+			if withTCP {
+				x.gbps = append(x.gbps, ts.gbps)
+				x.tcpCPU = append(x.tcpCPU, ts.cpu.switchPct)
+				t.Logf("%-8s run %d: TCP %.2f Gb/s, %d retransmits, switch %.0f%% CPU", b.label, i, ts.gbps, ts.retransmits, ts.cpu.switchPct)
+			}
+			if !withPPS {
+				continue
+			}
+			u := s.cpu
+			ns := float64(u.switchCPU.Nanoseconds()) / (s.rxPps * u.wall.Seconds())
 			x.rx = append(x.rx, s.rxPps/1e3)
 			x.tx = append(x.tx, s.txPps/1e3)
 			x.ns = append(x.ns, ns)
@@ -131,11 +144,6 @@ func TestAFPacketCompare(t *testing.T) {
 			t.Logf("%-8s run %d: sent %.0f kp/s, received %.0f kp/s, loss %.3f%% (%d of %d), kernel ring drops %d, switch %.0f%% CPU, %.0f ns/packet, %.0f cycles/packet, other %.0f%%; switch drops: %s",
 				b.label, i, s.txPps/1e3, s.rxPps/1e3, s.lossPct, s.sent-min(s.received, s.sent), s.sent, s.kernelDrops,
 				u.switchPct, ns, ns*mach.MHz/1e3, u.other, s.switchDrops)
-			if withTCP {
-				x.gbps = append(x.gbps, ts.gbps)
-				x.tcpCPU = append(x.tcpCPU, ts.cpu.switchPct)
-				t.Logf("%-8s run %d: TCP %.2f Gb/s, %d retransmits, switch %.0f%% CPU", b.label, i, ts.gbps, ts.retransmits, ts.cpu.switchPct)
-			}
 			if out != "" {
 				t.Logf("%s run %d probe:\n%s", b.label, i, out)
 			}
@@ -155,9 +163,11 @@ func TestAFPacketCompare(t *testing.T) {
 	base := all[bins[0].label]
 	for _, b := range bins {
 		x := all[b.label]
-		t.Logf("median %-8s: sent %.0f kp/s, received %.0f kp/s (x%.2f), loss %.3f%%, kernel ring drops %.0f, switch CPU %.0f%%, %.0f ns/packet, %.0f cycles/packet (x%.2f of %s)",
-			b.label, med(x.tx), med(x.rx), med(x.rx)/med(base.rx), med(x.loss), med(x.kd), med(x.cpu), med(x.ns), med(x.cyc),
-			med(x.cyc)/med(base.cyc), bins[0].label)
+		if withPPS {
+			t.Logf("median %-8s: sent %.0f kp/s, received %.0f kp/s (x%.2f), loss %.3f%%, kernel ring drops %.0f, switch CPU %.0f%%, %.0f ns/packet, %.0f cycles/packet (x%.2f of %s)",
+				b.label, med(x.tx), med(x.rx), med(x.rx)/med(base.rx), med(x.loss), med(x.kd), med(x.cpu), med(x.ns), med(x.cyc),
+				med(x.cyc)/med(base.cyc), bins[0].label)
+		}
 		if withTCP {
 			t.Logf("median %-8s: TCP %.2f Gb/s (x%.2f), switch CPU %.0f%%", b.label, med(x.gbps), med(x.gbps)/med(base.gbps), med(x.tcpCPU))
 		}
