@@ -38,8 +38,8 @@
 // userspace datapath threads does:
 //
 //  1. an exact-match cache (EMC): the packet's whole flow key → the
-//     translation, two probes, no locks; for the most common packets
-//     (untagged IPv4 TCP, UDP or SCTP) a flat one in front of it, keyed on
+//     translation, two probes, no locks; the most common packets
+//     (untagged IPv4 TCP, UDP or SCTP) have a flat one instead, keyed on
 //     the header bytes the flow key is made of, which skips the parser
 //     (see emc.go);
 //  2. a megaflow cache: tuple space search over wildcarded keys whose mask

@@ -22,8 +22,7 @@ import (
 //     entry is one cache line. The bytes the key leaves out (IP total
 //     length, ID, flags, TTL, checksum, the payload) are the ones extract
 //     does not read, so packets of one flow that differ in them still hit.
-//   - the EMC, keyed on the whole Key, for every other packet, and for a
-//     flat packet that missed the flat cache.
+//   - the EMC, keyed on the whole Key, for every other packet.
 //
 // Both are two-way set associative, as OVS's EMC probes two places: a key
 // of hash h lives in one of the two adjacent entries h&mask and h&mask^1,

@@ -356,13 +356,19 @@ func (w *Worker) ProcessTunnel(pkt []byte, inPort uint32, tunnelID uint64, res *
 	}
 	k[wTun] = tunnelID
 	var prog *program
+	var h uint64
 	if caching {
-		h := k.hash()
-		if prog = w.emcLookup(h, &k); prog != nil {
-			res.Cache = CacheEMC
-			w.emcHits.add(1)
-		} else if prog = w.mf.lookup(&k); prog != nil {
-			w.emcInsert(h, &k, prog)
+		// A flat packet's exact-match cache is the flat one: it does not
+		// take the EMC's place from other packets.
+		if !flat {
+			h = k.hash()
+			if prog = w.emcLookup(h, &k); prog != nil {
+				res.Cache = CacheEMC
+				w.emcHits.add(1)
+				return w.execute(prog, pkt, &lay, inPort, res)
+			}
+		}
+		if prog = w.mf.lookup(&k); prog != nil {
 			res.Cache = CacheMegaflow
 			w.mfHits.add(1)
 		}
@@ -371,8 +377,12 @@ func (w *Worker) ProcessTunnel(pkt []byte, inPort uint32, tunnelID uint64, res *
 		w.misses.add(1)
 		prog = w.translate(pkt, &k, inPort)
 	}
-	if flat && prog != &w.x.prog { // cached, not translated uncacheable
-		w.flatInsert(fh, &fk, prog)
+	if caching && prog != &w.x.prog { // cached, not translated uncacheable
+		if flat {
+			w.flatInsert(fh, &fk, prog)
+		} else {
+			w.emcInsert(h, &k, prog)
+		}
 	}
 	return w.execute(prog, pkt, &lay, inPort, res)
 }
@@ -423,7 +433,6 @@ func (w *Worker) translate(pkt []byte, k *Key, inPort uint32) *program {
 		w.liveMu.Unlock()
 	}
 	w.mf.insert(k, &x.seen, prog)
-	w.emcInsert(k.hash(), k, prog)
 	return prog
 }
 
