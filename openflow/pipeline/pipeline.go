@@ -3,7 +3,6 @@ package pipeline
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -472,74 +471,6 @@ func (p *Pipeline) credit() {
 		}
 		w.liveMu.Unlock()
 	}
-}
-
-// megaflows is a worker's megaflow cache: tuple space search over the masks
-// of the translations, most-hit masks first.
-type megaflows struct {
-	subs   []*mfSub
-	n      int
-	probes int
-}
-
-type mfSub struct {
-	mask  Key
-	flows map[Key]*program
-	hits  uint64
-}
-
-func (c *megaflows) lookup(k *Key) *program {
-	for _, s := range c.subs {
-		if pr := s.flows[k.and(&s.mask)]; pr != nil {
-			s.hits++
-			if c.probes++; c.probes&0xfff == 0 {
-				c.rank()
-			}
-			return pr
-		}
-	}
-	return nil
-}
-
-// rank orders the masks by recent hits, as OVS's dpcls sorts its
-// subtables.
-func (c *megaflows) rank() {
-	slices.SortStableFunc(c.subs, func(a, b *mfSub) int {
-		switch {
-		case a.hits > b.hits:
-			return -1
-		case a.hits < b.hits:
-			return 1
-		}
-		return 0
-	})
-	for _, s := range c.subs {
-		s.hits /= 2
-	}
-}
-
-func (c *megaflows) insert(k, mask *Key, pr *program) {
-	var s *mfSub
-	for _, t := range c.subs {
-		if t.mask == *mask {
-			s = t
-			break
-		}
-	}
-	if s == nil {
-		s = &mfSub{mask: *mask, flows: make(map[Key]*program)}
-		c.subs = append(c.subs, s)
-	}
-	mk := k.and(mask)
-	if _, ok := s.flows[mk]; !ok {
-		c.n++
-	}
-	s.flows[mk] = pr
-}
-
-func (c *megaflows) clear() {
-	c.subs = c.subs[:0]
-	c.n = 0
 }
 
 // CacheStats counts packets by where their decision was found, summed over
