@@ -315,8 +315,8 @@ func (q *inQueue) Interrupt() {
 	}
 }
 
-// close leaves the busy-polling group and releases Wait's dup of the
-// socket.
+// close leaves the busy-polling group and releases Wait's epoll
+// instance.
 func (q *inQueue) close() error {
 	if q.bp != nil {
 		q.bp.Leave()
