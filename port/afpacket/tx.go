@@ -49,7 +49,10 @@ package afpacket
 // again after it dropped the flag, so nothing published is left behind.
 // When the kernel cannot take more (a full send buffer: EAGAIN; every ring
 // frame still in flight on a real NIC) the flusher leaves the rest to the
-// queue's helper goroutine, which waits in poll(2) and flushes again.
+// queue's helper goroutine, which waits in poll(2) on the socket that had no
+// room and flushes again. (A packet a socket sent stays charged to its send
+// buffer until the skb is freed or orphaned: a 64 KB GSO packet in the
+// receiving host's socket queue is charged to the second socket.)
 //
 // The queue sends on sockets of its own, not the receiving one, and keeps
 // them out of the netpoller: every packet the kernel frees after sending
@@ -116,6 +119,7 @@ type outQueue struct {
 	done     chan struct{}
 	started  bool
 	pfd      [1]unix.PollFd // the helper's
+	waitFd   atomic.Int32   // the socket that had no room: the helper polls it
 	stopOnce sync.Once
 
 	packets, bytes, errors atomic.Uint64
@@ -309,6 +313,7 @@ func (q *outQueue) flush() (blocked bool) {
 			return true
 		}
 		if !q.sendLong(s, e) {
+			q.waitFd.Store(int32(q.s.bigfd))
 			return true
 		}
 		q.sent.Store(e)
@@ -344,6 +349,7 @@ func (q *outQueue) toRing(s uint32, n int) bool {
 // kickRing makes the kernel send the requested frames, and reports whether
 // some are left for later (the socket's send buffer is full).
 func (q *outQueue) kickRing() (blocked bool) {
+	q.waitFd.Store(int32(q.s.txfd)) // if blocked: what the helper waits on
 	for {
 		_, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(q.s.txfd), 0, 0, unix.MSG_DONTWAIT, 0, 0)
 		var pkts, bytes uint64
@@ -434,7 +440,7 @@ func (q *outQueue) drop(err error) {
 // start runs the helper that finishes flushes the kernel had no room for.
 func (q *outQueue) start() {
 	q.started = true
-	q.pfd[0] = unix.PollFd{Fd: int32(q.s.txfd), Events: unix.POLLOUT}
+	q.pfd[0] = unix.PollFd{Events: unix.POLLOUT}
 	go func() {
 		defer close(q.done)
 		for {
@@ -447,6 +453,7 @@ func (q *outQueue) start() {
 				// Bounded, so that stop is seen. POLLOUT comes from a
 				// send buffer with room too, while the ring's frames
 				// may still be in flight: pause before trying again.
+				q.pfd[0].Fd = q.waitFd.Load()
 				unix.Poll(q.pfd[:], 50)
 				time.Sleep(20 * time.Microsecond)
 				select {
