@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -652,4 +653,87 @@ func TestTCP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSuspendNoMissedWakeup sends frames one at a time into a sleeping
+// interrupt-mode queue while its socket transmits large batches, which
+// take the socket off the queue's epoll instance for each kick
+// (inQueue.suspend): every frame must wake the queue on its own.
+func TestSuspendNoMissedWakeup(t *testing.T) {
+	e := newEnv(t)
+	h1 := e.addHost(1, hostOpts{})
+	h2 := e.addHost(2, hostOpts{})
+	p, err := Open(Config{Interface: h1.sw, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	in, out := p.in[0], p.out[0]
+	var got atomic.Uint64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		slots := make([]fabric.Slot, 256)
+		for {
+			if n := in.Receive(slots); n > 0 {
+				in.Release(n)
+				got.Add(uint64(n))
+				continue
+			}
+			if in.Wait() != nil {
+				return
+			}
+		}
+	}()
+	defer func() { in.Interrupt(); <-done }()
+	// The sender: batches of 64 frames to h2's MAC (h1 drops them).
+	stop := make(chan struct{})
+	sent := make(chan uint64, 1)
+	go func() {
+		frame := h2.udpFrame(h2, 60, 1, 0)
+		var tail uint32
+		var kicks uint64
+		for {
+			select {
+			case <-stop:
+				sent <- kicks
+				return
+			default:
+			}
+			if out.Room(tail) < 64 {
+				out.Notify()
+				runtime.Gosched()
+				continue
+			}
+			for k := 0; k < 64; k++ {
+				out.SetSlot(tail, copy(out.Buffer(tail), frame), false)
+				tail++
+			}
+			out.Publish(tail)
+			out.Notify()
+			kicks++
+			runtime.Gosched() // the receiver shares the processors
+		}
+	}()
+	tx := h1.packetSocket()
+	const n = 300
+	for i := 0; i < n; i++ {
+		if _, err := unix.Write(tx, h1.udpFrame(h1, 60, 0, uint32(i))); err != nil {
+			t.Fatal(err)
+		}
+		if !waitForFast(time.Second, func() bool { return got.Load() > uint64(i) }) {
+			close(stop)
+			in.armMu.Lock()
+			armed, asleep := in.armed, in.asleep
+			in.armMu.Unlock()
+			t.Fatalf("frame %d did not wake the queue within a second (%d received; RX ring producer %d, consumer %d; in the epoll instance %v, asleep %v)",
+				i, got.Load(), in.s.rx.producer(), in.s.rx.consumer(), armed, asleep)
+		}
+		if i%3 == 0 {
+			time.Sleep(200 * time.Microsecond)
+		}
+	}
+	close(stop)
+	kicks := <-sent
+	t.Logf("%d frames received one by one during %d kicks of 64 frames; queue %+v", got.Load(), kicks, p.Stats().Queues[0])
 }

@@ -150,11 +150,18 @@ func benchSetup(b *testing.B, mode Mode) (h1, h2 *host, ports [2]*Port) {
 // work on the machine does not count), and sendto calls per packet. With
 // asleep the port's input queue sleeps meanwhile, so the socket has a
 // waiter, which the kernel wakes for every packet it frees.
+//
+// With asleep-nosuspend the sleeping queue's socket stays a waiter during the
+// kicks, as before inQueue.suspend.
 func BenchmarkTxKick(b *testing.B) {
-	for _, asleep := range []bool{false, true} {
+	for _, sleeper := range []string{"none", "asleep", "asleep-nosuspend"} {
 		for _, batch := range []int{1, 2, 8, 32, 256} {
-			b.Run(fmt.Sprintf("asleep=%v/batch=%d", asleep, batch), func(b *testing.B) {
-				benchTxKick(b, batch, asleep)
+			b.Run(fmt.Sprintf("%s/batch=%d", sleeper, batch), func(b *testing.B) {
+				if sleeper == "asleep-nosuspend" {
+					defer func(k uint32) { suspendKick = k }(suspendKick)
+					suspendKick = ^uint32(0)
+				}
+				benchTxKick(b, batch, sleeper != "none")
 			})
 		}
 	}

@@ -83,7 +83,11 @@
 // and never otherwise: the kernel wakes every waiter of a socket for each
 // packet it transmits (the skb's destructor) and at each flush of received
 // packets, which a socket left in the netpoller paid for even while its
-// queue was busy.
+// queue was busy. A sleeping queue's socket is still a waiter while the
+// same socket transmits for another port's queue (one-way traffic), so a
+// kick of 32 packets or more takes it out of the epoll instance for the
+// time of the sendto and puts it back after, which wakes the sleeper if a
+// packet came meanwhile: 150 ns a transmitted packet otherwise.
 //
 // An Interrupt-mode queue also moderates itself, as NICs moderate their
 // interrupts: in a stream of packets, a poll that finds fewer than 32 holds

@@ -118,6 +118,9 @@ func (p *Port) setup(nl netlink.Link) error {
 		if err != nil {
 			return fmt.Errorf("queue %d: poll the socket: %w", q, err)
 		}
+		if in.file != nil {
+			out.in = in
+		}
 		p.in = append(p.in, in)
 		p.out = append(p.out, out)
 		if err := p.prog.xsks.Put(uint32(q), uint32(s.fd)); err != nil {
