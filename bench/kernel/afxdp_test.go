@@ -25,6 +25,7 @@ import (
 //
 // MSWBENCH_AFXDP_RATE offers a fixed rate instead (packets per second),
 // MSWBENCH_AFXDP_PING=2ms sends 500 pings at that interval instead,
+// MSWBENCH_AFXDP_SIZE sets the frame size (default 60 bytes, 64 with the FCS),
 // MSWBENCH_AFXDP_SECS is the window (default 3 s after a 1-s warmup), and
 // MSWBENCH_AFXDP_PROBE a command run during each window with {pid} and
 // {secs} replaced (perf stat -p {pid} ..., strace -c -f -p {pid}), whose
@@ -55,6 +56,7 @@ func TestAFXDPCompare(t *testing.T) {
 	probe := os.Getenv("MSWBENCH_AFXDP_PROBE")
 	rate := envInt("MSWBENCH_AFXDP_RATE", 0) // packets per second; 0: trafgen's maximum
 	pingIv, _ := time.ParseDuration(os.Getenv("MSWBENCH_AFXDP_PING"))
+	size := envInt("MSWBENCH_AFXDP_SIZE", 60) // bytes without the FCS
 
 	o := Options{Duration: time.Duration(secs) * time.Second, Warmup: time.Second, Prefix: "mxq", Logf: t.Logf}
 	o.defaults()
@@ -123,7 +125,7 @@ func TestAFXDPCompare(t *testing.T) {
 					<-rtCh
 					return ppsSample{}, "", err
 				}
-				s, err := r.pps(ctx, 60, float64(rate))
+				s, err := r.pps(ctx, size, float64(rate))
 				if pc != nil {
 					pc.Wait()
 				}
