@@ -260,8 +260,15 @@ func (q *inQueue) Wait() error {
 		// finds nothing to do (two more context switches per pause).
 		// The socket is in no epoll set meanwhile, so the receiving CPU
 		// wakes nobody.
+		// The runtime's preemption signal (SIGURG) interrupts the
+		// sleep: sleep on for what is left.
 		ts := unix.NsecToTimespec(int64(q.pause))
-		unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+		for {
+			_, _, e := unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), uintptr(unsafe.Pointer(&ts)), 0)
+			if e != unix.EINTR {
+				break
+			}
+		}
 		return nil
 	}
 	if q.bp != nil {
