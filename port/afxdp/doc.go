@@ -65,8 +65,10 @@
 //
 // # Goroutines
 //
-// Each input queue is drained by its own fabric goroutine, which alone calls
-// Receive, Release and Wait; Interrupt may come from any goroutine. The
+// Each input queue is drained by one goroutine at a time, its own fabric
+// goroutine or, in Poll mode, a poll thread of the fabric's PollGroup
+// (which calls Idle instead of Wait): it alone calls Receive, Release and
+// Wait; Interrupt may come from any goroutine. The
 // output queue's Room and Publish run under the fabric's per-queue lock and
 // make no system call (a Room that finds the TX ring full of packets the
 // kernel has not taken kicks it once); Buffer and SetSlot run from many

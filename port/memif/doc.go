@@ -14,7 +14,8 @@
 // Client) connect and disconnect at any time; the port's link goes up and
 // down with them, and a client may reconnect to the same port. Each S2M
 // (client to server) ring is one of the port's input queues, drained by its
-// own fabric goroutine; each M2S ring is one output queue. The port always
+// own fabric goroutine (or, in Poll mode, by a poll thread of the fabric's
+// PollGroup); each M2S ring is one output queue. The port always
 // has PortConfig.Queues input queues (those the client did not connect stay
 // empty) and as many output queues as the client connected (one queue with
 // no room while down): as a fabric.Requeuer the port makes the fabric swap
