@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -123,6 +124,13 @@ func New(cfg Config) (*Daemon, error) {
 			return nil, fmt.Errorf("start daemon: %w", err)
 		}
 		d.polls = g
+		// A polling thread keeps its processor: the API, the OpenFlow
+		// channels and the interrupt-mode queues need another one, even
+		// on one CPU (the kernel then shares the CPU between them).
+		if have, need := runtime.GOMAXPROCS(0), fabric.MinProcs(cfg.PollThreads); have < need {
+			runtime.GOMAXPROCS(need)
+			d.log.Info("raised GOMAXPROCS for the poll threads", "from", have, "to", need)
+		}
 	}
 	if cfg.StatePath == "" {
 		return d, nil

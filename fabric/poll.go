@@ -55,6 +55,11 @@ type PollGroupOptions struct {
 // (GOMAXPROCS=1): there, every idle per-queue poller stood in the way of the
 // busy one.
 //
+// A poll thread holds a Go processor (a P) while it polls: a program needs
+// GOMAXPROCS of at least the number of threads plus one, or its other
+// goroutines (the control path, the sockets they wait on) run only when the
+// threads sleep or are preempted. MinProcs says how many.
+//
 // Queues are given to the thread that has the fewest, when their port is
 // attached, and taken back when it is detached. All methods are safe for
 // concurrent use.
@@ -105,6 +110,10 @@ func NewPollGroup(opts PollGroupOptions) (*PollGroup, error) {
 
 // cpuSetBits is how many CPUs a unix.CPUSet holds (glibc's CPU_SETSIZE).
 const cpuSetBits = 1024
+
+// MinProcs is the GOMAXPROCS a program with a group of threads poll threads
+// needs: one processor for each, and one for everything else.
+func MinProcs(threads int) int { return max(threads, 1) + 1 }
 
 // Close stops the threads once every queue given to them has been taken
 // back: close the switches that use the group first.
@@ -202,11 +211,6 @@ func (t *pollThread) kick() {
 	}
 }
 
-// yieldEvery is how many busy passes the thread makes between two
-// runtime.Gosched calls, so that with one processor the control path's
-// goroutines run within microseconds rather than at the next preemption.
-const yieldEvery = 64
-
 // run is the thread's loop.
 func (t *pollThread) run(cpu int, noSleep bool, start chan<- error) {
 	defer close(t.done)
@@ -229,7 +233,6 @@ func (t *pollThread) run(cpu int, noSleep bool, start chan<- error) {
 		qs   []*inq
 		pqs  []PolledQueue
 		idle = spin.Backoff{Yields: 2048, NoSleep: noSleep}
-		pass uint32
 	)
 	for {
 		if t.changed.Load() {
@@ -255,14 +258,10 @@ func (t *pollThread) run(cpu int, noSleep bool, start chan<- error) {
 			qs, pqs = t.refresh(qs[:0], pqs[:0])
 		}
 		t.passes.Add(1)
-		pass++
 		if n > 0 {
 			t.busy.Add(1)
 			t.packets.Add(uint64(n))
 			idle.Reset()
-			if pass%yieldEvery == 0 {
-				runtime.Gosched()
-			}
 			continue
 		}
 		for _, pq := range pqs {
