@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -119,18 +118,18 @@ func New(cfg Config) (*Daemon, error) {
 		memifs:   make(map[string]*memifRef),
 	}
 	if cfg.PollThreads >= 0 {
-		g, err := fabric.NewPollGroup(fabric.PollGroupOptions{Threads: cfg.PollThreads, CPUs: cfg.PollCPUs})
+		// A polling thread keeps its processor: once a poll-mode port
+		// comes, the API, the OpenFlow channels and the interrupt-mode
+		// queues need another one, even on one CPU (the kernel then
+		// shares the CPU between them).
+		g, err := fabric.NewPollGroup(fabric.PollGroupOptions{Threads: cfg.PollThreads, CPUs: cfg.PollCPUs,
+			RaiseProcs: true, Raised: func(from, to int) {
+				d.log.Info("raised GOMAXPROCS for the poll threads", "from", from, "to", to)
+			}})
 		if err != nil {
 			return nil, fmt.Errorf("start daemon: %w", err)
 		}
 		d.polls = g
-		// A polling thread keeps its processor: the API, the OpenFlow
-		// channels and the interrupt-mode queues need another one, even
-		// on one CPU (the kernel then shares the CPU between them).
-		if have, need := runtime.GOMAXPROCS(0), fabric.MinProcs(cfg.PollThreads); have < need {
-			runtime.GOMAXPROCS(need)
-			d.log.Info("raised GOMAXPROCS for the poll threads", "from", have, "to", need)
-		}
 	}
 	if cfg.StatePath == "" {
 		return d, nil

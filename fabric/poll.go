@@ -45,6 +45,12 @@ type PollGroupOptions struct {
 	// millisecond sleeps in steps of tens of microseconds until a packet
 	// comes.
 	NoSleep bool
+	// RaiseProcs makes the group raise GOMAXPROCS to MinProcs(Threads)
+	// when it is given its first queue, and then call Raised, if set, with
+	// the old and the new value. A program that only has interrupt-mode
+	// queues keeps its GOMAXPROCS.
+	RaiseProcs bool
+	Raised     func(from, to int)
 }
 
 // A PollGroup is a set of poll threads, Open vSwitch's PMD threads: each is
@@ -58,7 +64,8 @@ type PollGroupOptions struct {
 // A poll thread holds a Go processor (a P) while it polls: a program needs
 // GOMAXPROCS of at least the number of threads plus one, or its other
 // goroutines (the control path, the sockets they wait on) run only when the
-// threads sleep or are preempted. MinProcs says how many.
+// threads sleep or are preempted. MinProcs says how many, and
+// PollGroupOptions.RaiseProcs sees to it.
 //
 // Queues are given to the thread that has the fewest, when their port is
 // attached, and taken back when it is detached. All methods are safe for
@@ -68,6 +75,7 @@ type PollGroup struct {
 	mu      sync.Mutex
 	threads []*pollThread
 	closed  bool
+	raised  bool // RaiseProcs was acted on
 }
 
 // NewPollGroup starts the group's threads. They sleep until they have a
@@ -173,6 +181,15 @@ func (g *PollGroup) add(q *inq) bool {
 	for _, t := range g.threads[1:] {
 		if t.load() < best.load() {
 			best = t
+		}
+	}
+	if g.opts.RaiseProcs && !g.raised {
+		g.raised = true
+		if have, need := runtime.GOMAXPROCS(0), MinProcs(len(g.threads)); have < need {
+			runtime.GOMAXPROCS(need)
+			if g.opts.Raised != nil {
+				g.opts.Raised(have, need)
+			}
 		}
 	}
 	best.mu.Lock()

@@ -1,6 +1,7 @@
 package fabric_test
 
 import (
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -121,5 +122,27 @@ func TestPollGroupPins(t *testing.T) {
 	}
 	if _, err := fabric.NewPollGroup(fabric.PollGroupOptions{CPUs: []int{4096}}); err == nil {
 		t.Fatal("CPU 4096 accepted")
+	}
+}
+
+// TestPollGroupRaisesProcs raises GOMAXPROCS when the first polled queue
+// comes, not before.
+func TestPollGroupRaisesProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var from, to int
+	g, err := fabric.NewPollGroup(fabric.PollGroupOptions{RaiseProcs: true, Raised: func(f, t int) { from, to = f, t }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	sw, _ := fabric.New("s", fabric.Options{Polls: g})
+	defer sw.Close()
+	attachPipe(t, sw, pipe.Options{}, fabric.PortConfig{Name: "interrupt"})
+	if n := runtime.GOMAXPROCS(0); n != 1 {
+		t.Fatalf("GOMAXPROCS %d with no polled queue", n)
+	}
+	attachPipe(t, sw, pipe.Options{BusyPoll: true}, fabric.PortConfig{Name: "polled"})
+	if n := runtime.GOMAXPROCS(0); n != 2 || from != 1 || to != 2 {
+		t.Fatalf("GOMAXPROCS %d (raised from %d to %d), want 2", n, from, to)
 	}
 }
