@@ -249,8 +249,8 @@ func ifindexIn(t testing.TB, h host, dev string) int {
 
 // TestLatency pings through the two ports: every frame is handed over as
 // it arrives, so a round trip takes tens of microseconds, not the
-// milliseconds of a ring that hands over blocks on a timer. The bound is
-// loose (the machine may be busy); the figures are logged.
+// milliseconds of a ring that hands over blocks on a timer. The bound is on
+// the median (the machine may be busy); the figures are logged.
 func TestLatency(t *testing.T) {
 	p := newPair(t, Config{}, 1500)
 	ping(t, p.a, p.b.IP)
@@ -271,7 +271,10 @@ func TestLatency(t *testing.T) {
 	p50, p99 := rtt[len(rtt)/2], rtt[len(rtt)*99/100]
 	t.Logf("ping -i 0.01 through two ports: %d replies, min %.0f µs, p50 %.0f µs, p99 %.0f µs, max %.0f µs",
 		len(rtt), rtt[0], p50, p99, rtt[len(rtt)-1])
-	if p99 > 5000 {
-		t.Errorf("ping p99 %.0f µs", p99)
+	// A ring that hands frames over on a timer puts most round trips at
+	// milliseconds: judge the median. The tail is the machine's (CI runs
+	// race-built packages side by side: 6 ms p99 seen there).
+	if p50 > 2000 {
+		t.Errorf("ping p50 %.0f µs", p50)
 	}
 }
