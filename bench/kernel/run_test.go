@@ -150,8 +150,11 @@ func TestOthers(t *testing.T) {
 	if s0.procs[os.Getpid()].kind != kindOurs || s0.procs[2].kind != kindKernel {
 		t.Errorf("this process: %+v, kthreadd: %+v", s0.procs[os.Getpid()], s0.procs[2])
 	}
-	time.Sleep(100 * time.Millisecond)
-	if l := takeSnapshot().othersSince(s0); l < 0 || l > 100*float64(runtime.NumCPU()) {
+	time.Sleep(300 * time.Millisecond)
+	// Tick accounting (100 Hz, per process) is lumpy over a short window:
+	// CI, running packages side by side, saw 210% of a core on two CPUs
+	// over 100 ms. Half as much again is the bound.
+	if l := takeSnapshot().othersSince(s0); l < 0 || l > 150*float64(runtime.NumCPU()) {
 		t.Errorf("others used %.0f%% of a core", l)
 	}
 }
