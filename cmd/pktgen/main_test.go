@@ -232,7 +232,10 @@ func TestRestart(t *testing.T) {
 	if st.TX.Packets != n || st.Reconnects < 1 || sr.Reconnects < 1 {
 		t.Errorf("tx sent %d with %d reconnects, rx %d reconnects", st.TX.Packets, st.Reconnects, sr.Reconnects)
 	}
-	if delivered(before) == 0 || delivered(after) == 0 || sr.RX.Packets < delivered(before)+delivered(after) {
+	// What sat in rx's ring, delivered but not yet read, when the switch
+	// closed is gone with that connection's rings (up to a ring of 1,024:
+	// CI, loaded, saw 21).
+	if delivered(before) == 0 || delivered(after) == 0 || sr.RX.Packets+1024 < delivered(before)+delivered(after) {
 		t.Errorf("rx received %d, the switch delivered %d + %d", sr.RX.Packets, delivered(before), delivered(after))
 	}
 	c := sr.Check
