@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -32,6 +33,21 @@ type PolledQueue interface {
 	// is called under the same rules as Receive.
 	Idle()
 }
+
+// A LinkQueue is a PolledQueue whose peer may be absent: a memif port with
+// no client. While every queue of a poll thread is down the thread sleeps in
+// steps of downSleep instead of polling them.
+type LinkQueue interface {
+	PolledQueue
+	// Down reports whether nothing can arrive on the queue now. It is
+	// called under the same rules as Receive.
+	Down() bool
+}
+
+// downSleep is how long a poll thread whose queues are all down sleeps
+// before it looks again: the most a new peer waits for its first packet
+// to be taken.
+const downSleep = 25 * time.Millisecond
 
 // PollGroupOptions configures a PollGroup.
 type PollGroupOptions struct {
@@ -281,8 +297,18 @@ func (t *pollThread) run(cpu int, noSleep bool, start chan<- error) {
 			idle.Reset()
 			continue
 		}
+		down := true
 		for _, pq := range pqs {
 			pq.Idle()
+			if lq, ok := pq.(LinkQueue); !ok || !lq.Down() {
+				down = false
+			}
+		}
+		if down {
+			// Nothing can come: sleep in the runtime, holding nothing.
+			t.sleeps.Add(1)
+			time.Sleep(downSleep)
+			continue
 		}
 		if idle.Sleeping() {
 			t.sleeps.Add(1)
