@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,25 +35,11 @@ func TestAFPacketCompare(t *testing.T) {
 	if why := Missing(); why != "" {
 		t.Skip(why)
 	}
-	type bin struct{ label, path string }
-	var bins []bin
-	for _, f := range strings.Split(spec, ",") {
-		l, p, ok := strings.Cut(f, "=")
-		if !ok {
-			l, p = filepath.Base(filepath.Dir(f)), f
-		}
-		bins = append(bins, bin{l, p})
-	}
-	env := func(k string, def int) int {
-		if v, err := strconv.Atoi(os.Getenv(k)); err == nil && v >= 0 {
-			return v
-		}
-		return def
-	}
-	runs := env("MSWBENCH_AFPACKET_RUNS", 3)
-	secs := max(env("MSWBENCH_AFPACKET_SECS", 3), 1)
-	withTCP := env("MSWBENCH_AFPACKET_TCP", 1) != 0
-	withPPS := env("MSWBENCH_AFPACKET_PPS", 1) != 0
+	bins := parseBins(spec)
+	runs := envInt("MSWBENCH_AFPACKET_RUNS", 3)
+	secs := max(envInt("MSWBENCH_AFPACKET_SECS", 3), 1)
+	withTCP := envInt("MSWBENCH_AFPACKET_TCP", 1) != 0
+	withPPS := envInt("MSWBENCH_AFPACKET_PPS", 1) != 0
 	mode := os.Getenv("MSWBENCH_AFPACKET_MODE")
 	if mode == "" {
 		mode = "interrupt"

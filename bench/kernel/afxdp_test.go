@@ -38,15 +38,7 @@ func TestAFXDPCompare(t *testing.T) {
 	if why := Missing(); why != "" {
 		t.Skip(why)
 	}
-	type bin struct{ label, path string }
-	var bins []bin
-	for _, f := range strings.Split(spec, ",") {
-		l, p, ok := strings.Cut(f, "=")
-		if !ok {
-			l, p = filepath.Base(filepath.Dir(f)), f
-		}
-		bins = append(bins, bin{l, p})
-	}
+	bins := parseBins(spec)
 	runs := envInt("MSWBENCH_AFXDP_RUNS", 3)
 	secs := envInt("MSWBENCH_AFXDP_SECS", 3)
 	mode := os.Getenv("MSWBENCH_AFXDP_MODE")
