@@ -19,7 +19,20 @@ type OpenFlowSpec struct {
 	DatapathID string `json:"datapath_id,omitempty"`
 	// Cache turns the flow caches on or off; nil: on.
 	Cache *bool `json:"cache,omitempty"`
+	// EMC turns the exact-match cache in front of the megaflows on or off
+	// (as Open vSwitch's other_config:emc-insert-inv-prob 100 or 0); nil: on.
+	EMC *bool `json:"emc,omitempty"`
+	// Megaflows is "wildcard" (the default: a megaflow matches only the
+	// fields the flow tables looked at) or "exact" (every field: one
+	// megaflow per microflow, as Open vSwitch's upcall/disable-megaflows).
+	Megaflows string `json:"megaflows,omitempty"`
 }
+
+// The values of OpenFlowSpec.Megaflows.
+const (
+	MegaflowsWildcard = "wildcard"
+	MegaflowsExact    = "exact"
+)
 
 // OpenFlowInfo describes a switch's openflow module
 // (GET /v1/switches/{switch}/openflow).

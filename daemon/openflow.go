@@ -84,6 +84,16 @@ func openFlowConfig(spec *control.OpenFlowSpec) (ofmodule.Config, error) {
 	if spec.Cache != nil {
 		cfg.NoCache = !*spec.Cache
 	}
+	if spec.EMC != nil {
+		cfg.NoEMC = !*spec.EMC
+	}
+	switch spec.Megaflows {
+	case "", control.MegaflowsWildcard:
+	case control.MegaflowsExact:
+		cfg.ExactMegaflows = true
+	default:
+		return cfg, badRequest("megaflows %q is neither %s nor %s", spec.Megaflows, control.MegaflowsWildcard, control.MegaflowsExact)
+	}
 	return cfg, nil
 }
 
@@ -115,6 +125,13 @@ func mergeOpenFlow(cur *control.OpenFlowSpec, upd control.OpenFlowSpec) *control
 		c := *upd.Cache
 		out.Cache = &c
 	}
+	if upd.EMC != nil {
+		e := *upd.EMC
+		out.EMC = &e
+	}
+	if upd.Megaflows != "" {
+		out.Megaflows = upd.Megaflows
+	}
 	return &out
 }
 
@@ -140,6 +157,13 @@ func (s *swtch) openFlowInfo() control.OpenFlowInfo {
 	if info.Cache == nil {
 		on := true
 		info.Cache = &on
+	}
+	if info.EMC == nil {
+		on := true
+		info.EMC = &on
+	}
+	if info.Megaflows == "" {
+		info.Megaflows = control.MegaflowsWildcard
 	}
 	m, ok := s.sw.Logic().(*ofmodule.Module)
 	if !ok {
@@ -197,6 +221,12 @@ func (d *Daemon) putOpenFlow(r *http.Request) (any, error) {
 			}
 			if upd.Cache != nil {
 				m.SetCaching(*upd.Cache)
+			}
+			if upd.EMC != nil {
+				m.SetEMC(*upd.EMC)
+			}
+			if upd.Megaflows != "" {
+				m.SetMegaflowWildcards(!cfg.ExactMegaflows)
 			}
 		}
 		s.of = spec

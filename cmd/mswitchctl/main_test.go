@@ -452,3 +452,25 @@ wait:
 		t.Fatalf("capture to stdout: %v", err)
 	}
 }
+
+// TestOpenFlowCache sets the cache modes of an openflow switch (as OVS's
+// emc-insert-inv-prob and upcall/disable-megaflows) and reads them back.
+func TestOpenFlowCache(t *testing.T) {
+	e := newEnv(t)
+	e.ok("switch", "add", "of", "--module", "openflow")
+	e.ok("openflow", "set-controller", "of", "ptcp:0:127.0.0.1")
+	if out := e.ok("openflow", "show", "of"); !strings.Contains(out, "cache:       on (emc on, megaflows wildcard)\n") {
+		t.Fatalf("openflow show:\n%s", out)
+	}
+	e.ok("openflow", "cache", "of", "on", "--emc", "off", "--megaflows", "exact")
+	if out := e.ok("openflow", "show", "of"); !strings.Contains(out, "cache:       on (emc off, megaflows exact)\n") {
+		t.Fatalf("openflow show after cache on --emc off --megaflows exact:\n%s", out)
+	}
+	e.ok("openflow", "cache", "of", "off")
+	if out := e.ok("openflow", "show", "of"); !strings.Contains(out, "cache:       off (emc off, megaflows exact)\n") {
+		t.Fatalf("openflow show after cache off:\n%s", out)
+	}
+	e.fails(`--megaflows takes wildcard or exact, not "some"`, "openflow", "cache", "of", "on", "--megaflows", "some")
+	e.fails(`--emc takes on or off, not "maybe"`, "openflow", "cache", "of", "on", "--emc", "maybe")
+	e.fails(`cache takes on or off, not "half"`, "openflow", "cache", "of", "half")
+}

@@ -3,6 +3,7 @@ package main
 // mswitchctl openflow: the settings and state of the openflow module.
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -50,22 +51,40 @@ func (a *app) openflowCmd() *cobra.Command {
 			return a.client().SetOpenFlow(cmd.Context(), args[0], control.OpenFlowSpec{DatapathID: args[1]})
 		},
 	}
+	var emc, megaflows string
 	cache := &cobra.Command{
-		Use:   "cache SWITCH on|off",
-		Short: "Turn the flow caches (exact-match and megaflow) on or off",
-		Args:  args(2, 2),
+		Use:   "cache SWITCH on|off [--emc on|off] [--megaflows wildcard|exact]",
+		Short: "Turn the flow caches (exact-match and megaflow) on or off, and set how they work",
+		Long: `Turn the flow caches on or off. --emc off leaves the exact-match cache out
+(packets start at the megaflows: Open vSwitch's other_config:emc-insert-inv-prob=0);
+--megaflows exact makes every megaflow match all fields, one per microflow
+(Open vSwitch's upcall/disable-megaflows). Both are kept while the caches are off.`,
+		Args: args(2, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var on bool
-			switch args[1] {
-			case "on":
-				on = true
-			case "off":
-			default:
-				return fmt.Errorf("cache takes on or off, not %q", args[1])
+			spec := control.OpenFlowSpec{}
+			on, err := parseOnOff("cache", args[1])
+			if err != nil {
+				return err
 			}
-			return a.client().SetOpenFlow(cmd.Context(), args[0], control.OpenFlowSpec{Cache: &on})
+			spec.Cache = &on
+			if emc != "" {
+				e, err := parseOnOff("--emc", emc)
+				if err != nil {
+					return err
+				}
+				spec.EMC = &e
+			}
+			switch megaflows {
+			case "", control.MegaflowsWildcard, control.MegaflowsExact:
+				spec.Megaflows = megaflows
+			default:
+				return fmt.Errorf("--megaflows takes %s or %s, not %q", control.MegaflowsWildcard, control.MegaflowsExact, megaflows)
+			}
+			return a.client().SetOpenFlow(cmd.Context(), args[0], spec)
 		},
 	}
+	cache.Flags().StringVar(&emc, "emc", "", "the exact-match cache: on or off (default: unchanged)")
+	cache.Flags().StringVar(&megaflows, "megaflows", "", "megaflows: wildcard or exact (default: unchanged)")
 	trace := &cobra.Command{
 		Use:   "trace SWITCH PORT HEXFRAME",
 		Short: "Show what the flow tables do with a frame arriving on PORT (as ofproto/trace)",
@@ -92,6 +111,11 @@ func (a *app) printOpenFlow(sw string, info control.OpenFlowInfo) {
 	if info.Cache != nil && !*info.Cache {
 		cache = "off"
 	}
+	emc := "on"
+	if info.EMC != nil && !*info.EMC {
+		emc = "off"
+	}
+	cache += fmt.Sprintf(" (emc %s, megaflows %s)", emc, cmp.Or(info.Megaflows, control.MegaflowsWildcard))
 	fmt.Fprintf(a.out, "switch %s: openflow %s\n", sw, state)
 	fmt.Fprintf(a.out, "  datapath id: %s\n  fail mode:   %s\n  targets:     %s\n  cache:       %s\n",
 		orNone(info.DatapathID), info.FailMode, strings.Join(info.Targets, " "), cache)
@@ -135,4 +159,15 @@ func orNone(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// parseOnOff reads what of takes: on or off.
+func parseOnOff(of, v string) (bool, error) {
+	switch v {
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s takes on or off, not %q", of, v)
 }

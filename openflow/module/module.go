@@ -61,6 +61,11 @@ type Config struct {
 	Tables int
 	// NoCache starts with the flow caches off.
 	NoCache bool
+	// NoEMC starts without the exact-match caches (pipeline.SetEMC).
+	NoEMC bool
+	// ExactMegaflows starts with megaflows that match every field
+	// (pipeline.SetMegaflowWildcards).
+	ExactMegaflows bool
 	// FailTimeout and ProbeInterval are passed to the channel (0: its
 	// defaults).
 	FailTimeout, ProbeInterval time.Duration
@@ -200,7 +205,8 @@ func New(cfg Config) (*Module, error) {
 		injKick:    make(chan struct{}, 1),
 		portEvents: make(chan portEvent, 1024),
 	}
-	p, err := pipeline.New(pipeline.Options{Tables: cfg.Tables, NoCache: cfg.NoCache, PortLive: m.portLive})
+	p, err := pipeline.New(pipeline.Options{Tables: cfg.Tables, NoCache: cfg.NoCache,
+		NoEMC: cfg.NoEMC, ExactMegaflows: cfg.ExactMegaflows, PortLive: m.portLive})
 	if err != nil {
 		return nil, fmt.Errorf("openflow: %w", err)
 	}
@@ -401,6 +407,13 @@ func (m *Module) Stats() Stats {
 
 // SetCaching turns the flow caches on or off.
 func (m *Module) SetCaching(on bool) { m.p.SetCaching(on) }
+
+// SetEMC turns the exact-match caches on or off (pipeline.SetEMC).
+func (m *Module) SetEMC(on bool) { m.p.SetEMC(on) }
+
+// SetMegaflowWildcards sets whether megaflows are wildcarded or exact
+// (pipeline.SetMegaflowWildcards).
+func (m *Module) SetMegaflowWildcards(on bool) { m.p.SetMegaflowWildcards(on) }
 
 // Trace describes what the pipeline does with frame received on the
 // fabric port in (see pipeline.Trace).

@@ -92,13 +92,13 @@ func BenchmarkProcess(b *testing.B) {
 		p := newTest(b, Options{})
 		s.flows(b, p, dsts)
 		pkts := benchPackets(b, s.npkt, func(i int) net.IP { return ipOf(dsts[i]) })
-		for _, cache := range []bool{true, false} {
-			name := s.name + "/cache"
-			if !cache {
-				name = s.name + "/nocache"
-			}
-			b.Run(name, func(b *testing.B) {
-				p.SetCaching(cache)
+		// cache: all caches; exact: OVS's caches "off" (no EMC, exact-match
+		// megaflows); nocache: none.
+		for _, mode := range []string{"cache", "exact", "nocache"} {
+			b.Run(s.name+"/"+mode, func(b *testing.B) {
+				p.SetCaching(mode != "nocache")
+				p.SetEMC(mode != "exact")
+				p.SetMegaflowWildcards(mode != "exact")
 				w := p.NewWorker()
 				var res Result
 				buf := make([]byte, 0, 2048)

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -162,16 +163,22 @@ func TestCacheDifferential(t *testing.T) {
 	if testing.Short() {
 		rounds = 10
 	}
-	for seed := uint64(1); seed <= 3; seed++ {
+	for seed := uint64(1); seed <= 5; seed++ {
 		live := map[uint32]bool{1: true, 2: true, 3: true, 4: true}
 		opts := Options{Tables: 4, PortLive: func(p uint32) bool { return live[p] }}
-		if seed == 3 {
+		switch seed {
+		case 3:
 			// A megaflow cache this small is emptied all the time: lazily
 			// counted programs are retired with counts still to credit.
 			opts.MaxMegaflows = 4
+		case 4:
+			// OVS's caches "off": no EMC, exact-match megaflows.
+			opts.NoEMC, opts.ExactMegaflows = true, true
+		case 5:
+			opts.ExactMegaflows = true
 		}
 		cached := newTest(t, opts)
-		opts.NoCache = true
+		opts.NoCache, opts.NoEMC, opts.ExactMegaflows = true, false, false
 		plain := newTest(t, opts)
 		g := &randGen{r: rand.New(rand.NewPCG(seed, 7)), tables: 4}
 		for id := uint32(1); id <= 3; id++ {
@@ -241,8 +248,9 @@ func TestCacheDifferential(t *testing.T) {
 		}
 		st := cached.CacheStats()
 		t.Logf("seed %d: %d flows; cache %+v", seed, len(sa.Stats), st)
-		if st.EMCHits == 0 || st.MegaflowHits == 0 {
-			t.Fatal("caches unused")
+		// Seed 5's exact megaflows hold only what its EMC holds too.
+		if (st.EMCHits == 0) != (seed == 4) || (st.MegaflowHits == 0) != (seed == 5) {
+			t.Fatal("caches unused, or the EMC used when off")
 		}
 	}
 }
@@ -325,5 +333,59 @@ func TestZeroAllocCacheHit(t *testing.T) {
 	}
 	if st := p.CacheStats(); st.MegaflowHits < 900 {
 		t.Fatalf("megaflow hits %+v", st)
+	}
+}
+
+// TestCacheModes checks what each cache setting does with 10 microflows
+// that one wildcarded rule forwards, each sent 3 times: with wildcards, one
+// translation; with exact megaflows, one per microflow; without an EMC, no
+// EMC hits; without caches, 30 translations. Every change empties the
+// caches, and the trace says what kind of megaflow a packet gets.
+func TestCacheModes(t *testing.T) {
+	p := newTest(t, Options{Tables: 1})
+	mustFlow(t, p, flowAdd(0, 10, match(u(ofp.OXMEthType, 0x0800)), apply(out(2))))
+	w := p.NewWorker()
+	var res Result
+	send := func() CacheStats {
+		before := p.CacheStats()
+		for rep := 0; rep < 3; rep++ {
+			for i := 0; i < 10; i++ {
+				pkt := buildPacket(t, pktSpec{proto: "udp", src: "10.0.0.1", dst: "10.0.0.2", sport: uint16(1000 + i), dport: 53})
+				w.Process(pkt, 1, &res)
+				if got := ports(&res); len(got) != 1 || got[0] != 2 {
+					t.Fatalf("output %v, want [2]", got)
+				}
+			}
+		}
+		after := p.CacheStats()
+		return CacheStats{EMCHits: after.EMCHits - before.EMCHits, MegaflowHits: after.MegaflowHits - before.MegaflowHits,
+			Misses: after.Misses - before.Misses}
+	}
+	pkt := buildPacket(t, pktSpec{proto: "udp", src: "10.0.0.1", dst: "10.0.0.2", sport: 1000, dport: 53})
+	for _, c := range []struct {
+		name                   string
+		caching, emc, wildcard bool
+		want                   CacheStats
+		trace                  string
+	}{
+		{"all on", true, true, true, CacheStats{EMCHits: 20, MegaflowHits: 9, Misses: 1}, "megaflow: eth_type=0x800\n"},
+		{"exact megaflows", true, true, false, CacheStats{EMCHits: 20, Misses: 10}, "(exact: wildcards are off)"},
+		{"no emc, exact megaflows (OVS's caches off)", true, false, false, CacheStats{MegaflowHits: 20, Misses: 10}, "(exact: wildcards are off)"},
+		{"no emc", true, false, true, CacheStats{MegaflowHits: 29, Misses: 1}, "megaflow: eth_type=0x800\n"},
+		{"off", false, false, true, CacheStats{Misses: 30}, "megaflow: none (the caches are off)"},
+		{"on again", true, true, true, CacheStats{EMCHits: 20, MegaflowHits: 9, Misses: 1}, "megaflow: eth_type=0x800\n"},
+	} {
+		p.SetCaching(c.caching)
+		p.SetEMC(c.emc)
+		p.SetMegaflowWildcards(c.wildcard)
+		if ca, e, wc := p.CacheMode(); ca != c.caching || e != c.emc || wc != c.wildcard {
+			t.Fatalf("%s: CacheMode %v %v %v", c.name, ca, e, wc)
+		}
+		if got := send(); got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+		if tr := p.Trace(pkt, 1); !strings.Contains(tr, c.trace) {
+			t.Errorf("%s: trace does not say %q:\n%s", c.name, c.trace, tr)
+		}
 	}
 }

@@ -45,7 +45,30 @@ type Options struct {
 	// NoCache starts the pipeline with its caches disabled (see
 	// SetCaching).
 	NoCache bool
+
+	// NoEMC starts the pipeline with its exact-match caches disabled (see
+	// SetEMC).
+	NoEMC bool
+
+	// ExactMegaflows starts the pipeline with megaflows that match every
+	// field of the key (see SetMegaflowWildcards).
+	ExactMegaflows bool
 }
+
+// The cache modes, bits of Pipeline.mode.
+const (
+	modeNoCache uint32 = 1 << iota // no cache at all: every packet translated
+	modeNoEMC                      // no exact-match caches: packets start at the megaflows
+	modeExact                      // megaflows with all-ones masks, one per microflow
+)
+
+// exactMask is the megaflow mask of modeExact: every bit of the key.
+var exactMask = func() (m Key) {
+	for i := range m {
+		m[i] = ^uint64(0)
+	}
+	return m
+}()
 
 // DefaultTables is the number of flow tables of a pipeline by default.
 const DefaultTables = 64
@@ -69,7 +92,7 @@ type Pipeline struct {
 	// gen is bumped by every change of the tables, the groups or port
 	// liveness; cached translations of an older generation are not used.
 	gen                    atomic.Uint64
-	nocache                atomic.Bool
+	mode                   atomic.Uint32 // mode* bits
 	invalidTTLToController atomic.Bool
 
 	workersMu sync.Mutex
@@ -102,7 +125,17 @@ func New(opts Options) (*Pipeline, error) {
 		p.tables = append(p.tables, newTable(uint8(i)))
 	}
 	p.gen.Store(1)
-	p.nocache.Store(opts.NoCache)
+	var mode uint32
+	if opts.NoCache {
+		mode |= modeNoCache
+	}
+	if opts.NoEMC {
+		mode |= modeNoEMC
+	}
+	if opts.ExactMegaflows {
+		mode |= modeExact
+	}
+	p.mode.Store(mode)
 	p.pool.New = func() any { return p.newWorker() }
 	return p, nil
 }
@@ -134,10 +167,43 @@ func (p *Pipeline) PortChanged() {
 }
 
 // SetCaching turns the exact-match and megaflow caches on or off (off:
-// every packet is translated through the tables). Safe from any goroutine.
-func (p *Pipeline) SetCaching(on bool) {
-	p.nocache.Store(!on)
-	p.PortChanged()
+// every packet is translated through the tables; the settings of SetEMC and
+// SetMegaflowWildcards are kept for when they are on again). Safe from any
+// goroutine.
+func (p *Pipeline) SetCaching(on bool) { p.setMode(modeNoCache, !on) }
+
+// SetEMC turns the exact-match caches (the flat one of untagged IPv4
+// transport packets and the EMC) on or off. Off, every packet starts at the
+// megaflow cache: Open vSwitch with other_config:emc-insert-inv-prob=0.
+// Safe from any goroutine.
+func (p *Pipeline) SetEMC(on bool) { p.setMode(modeNoEMC, !on) }
+
+// SetMegaflowWildcards sets whether a megaflow is wildcarded to the fields
+// the translation looked at (on, the default) or matches every field of
+// the key exactly (off), so that each microflow has its own megaflow and is
+// translated once: Open vSwitch's upcall/disable-megaflows. Safe from any
+// goroutine.
+func (p *Pipeline) SetMegaflowWildcards(on bool) { p.setMode(modeExact, !on) }
+
+// setMode sets or clears the mode bits bit and empties the caches.
+func (p *Pipeline) setMode(bit uint32, set bool) {
+	p.mu.Lock()
+	m := p.mode.Load()
+	if set {
+		m |= bit
+	} else {
+		m &^= bit
+	}
+	p.mode.Store(m)
+	p.changed()
+	p.mu.Unlock()
+}
+
+// CacheMode reports the settings of SetCaching, SetEMC and
+// SetMegaflowWildcards. Safe from any goroutine.
+func (p *Pipeline) CacheMode() (caching, emc, wildcards bool) {
+	m := p.mode.Load()
+	return m&modeNoCache == 0, m&modeNoEMC == 0, m&modeExact == 0
 }
 
 // SetInvalidTTLToController sets whether a packet whose TTL a decrement
@@ -329,11 +395,13 @@ func (w *Worker) ProcessTunnel(pkt []byte, inPort uint32, tunnelID uint64, res *
 	if g := p.gen.Load(); g != w.gen {
 		w.flush(g)
 	}
-	caching := !p.nocache.Load()
+	mode := p.mode.Load()
+	caching := mode&modeNoCache == 0
+	emc := caching && mode&modeNoEMC == 0
 	var fk flatKey
 	var fh uint64
 	flat := false
-	if caching {
+	if emc {
 		if flat = fk.of(pkt, inPort, tunnelID); flat {
 			fh = fk.hash()
 			if prog := w.flatLookup(fh, &fk); prog != nil {
@@ -359,7 +427,7 @@ func (w *Worker) ProcessTunnel(pkt []byte, inPort uint32, tunnelID uint64, res *
 	if caching {
 		// A flat packet's exact-match cache is the flat one: it does not
 		// take the EMC's place from other packets.
-		if !flat {
+		if emc && !flat {
 			h = k.hash()
 			if prog = w.emcLookup(h, &k); prog != nil {
 				res.Cache = CacheEMC
@@ -376,7 +444,7 @@ func (w *Worker) ProcessTunnel(pkt []byte, inPort uint32, tunnelID uint64, res *
 		w.misses.add(1)
 		prog = w.translate(pkt, &k, inPort)
 	}
-	if caching && prog != &w.x.prog { // cached, not translated uncacheable
+	if emc && prog != &w.x.prog { // cached, not translated uncacheable
 		if flat {
 			w.flatInsert(fh, &fk, prog)
 		} else {
@@ -417,7 +485,8 @@ func (w *Worker) translate(pkt []byte, k *Key, inPort uint32) *program {
 	x := &w.x
 	x.reset(p, w, k, pkt, inPort)
 	x.run(0)
-	if x.uncacheable || p.nocache.Load() {
+	mode := p.mode.Load()
+	if x.uncacheable || mode&modeNoCache != 0 {
 		return &x.prog
 	}
 	prog := x.prog.clone()
@@ -431,7 +500,11 @@ func (w *Worker) translate(pkt []byte, k *Key, inPort uint32) *program {
 		w.live = append(w.live, prog)
 		w.liveMu.Unlock()
 	}
-	w.mf.insert(k, &x.seen, prog)
+	mask := &x.seen
+	if mode&modeExact != 0 {
+		mask = &exactMask
+	}
+	w.mf.insert(k, mask, prog)
 	return prog
 }
 

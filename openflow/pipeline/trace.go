@@ -36,9 +36,15 @@ func (p *Pipeline) Trace(pkt []byte, inPort uint32) string {
 	p.mu.RUnlock()
 	var res Result
 	out := w.exec(x.prog.ops, buf, &lay, inPort, &res, false)
-	if uncacheable {
+	caching, _, wildcards := p.CacheMode()
+	switch {
+	case uncacheable:
 		b.WriteString("megaflow: none (translated for every packet)\n")
-	} else {
+	case !caching:
+		b.WriteString("megaflow: none (the caches are off)\n")
+	case !wildcards:
+		fmt.Fprintf(&b, "megaflow: %s, every other field 0 (exact: wildcards are off)\n", formatKey(&k, nil))
+	default:
 		fmt.Fprintf(&b, "megaflow: %s\n", formatKey(&k, &seen))
 	}
 	switch {
