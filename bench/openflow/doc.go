@@ -40,8 +40,10 @@
 //   - throughput: 60-byte UDP frames as fast as pktgen sends them, for each
 //     rule set (one flow; one exact nw_src rule per traffic flow, 1,000 of
 //     them, pktgen -flows 1000; an NSX-like set of about 100,000 rules in 40
-//     tables, NSXLike) with the caches on and off, Runs rounds alternating
-//     the switches, medians. The switch's CPU is its threads' run time
+//     tables, NSXLike) with the caches on, off (as little caching as OVS
+//     allows: no exact-match cache, exact-match megaflows) and, for mswitch
+//     alone, none at all (Caches), Runs rounds alternating the switches,
+//     medians. The switch's CPU is its threads' run time
 //     (/proc/PID/task/*/schedstat) over a window inside the traffic; OVS's
 //     own processing cycles per packet come from its PMD statistics.
 //

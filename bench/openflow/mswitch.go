@@ -23,7 +23,9 @@ type sut interface {
 	// Queues is the number of queue pairs the receiver asks for.
 	Queues() int
 	PID() int
-	SetCache(ctx context.Context, on bool) error
+	// SetCache sets the switch's caches; a switch without setting c (see
+	// has) returns an error.
+	SetCache(ctx context.Context, c Cache) error
 	Flows(ctx context.Context) (int, error)
 	// WaitLink waits until port n's memif link is up (or down).
 	WaitLink(ctx context.Context, n int, up bool) error
@@ -128,8 +130,12 @@ func (m *mswitch) Port(n int) (string, int) {
 func (m *mswitch) Queues() int { return rxQueues }
 func (m *mswitch) PID() int    { return m.d.PID() }
 
-func (m *mswitch) SetCache(ctx context.Context, on bool) error {
-	if err := m.c.SetOpenFlow(ctx, "of0", control.OpenFlowSpec{Cache: &on}); err != nil {
+func (m *mswitch) SetCache(ctx context.Context, c Cache) error {
+	on, emc, mf := c != CacheNone, c != CacheOff, control.MegaflowsWildcard
+	if c == CacheOff {
+		mf = control.MegaflowsExact
+	}
+	if err := m.c.SetOpenFlow(ctx, "of0", control.OpenFlowSpec{Cache: &on, EMC: &emc, Megaflows: mf}); err != nil {
 		return fmt.Errorf("set mswitch cache: %w", err)
 	}
 	return nil

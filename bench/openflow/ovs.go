@@ -156,7 +156,11 @@ func (o *ovs) PID() int    { return o.vs.PID() }
 // which a memif client that connects may never get packets: SetCache does
 // nothing when the setting is already right, and waits a little after a
 // change.
-func (o *ovs) SetCache(ctx context.Context, on bool) error {
+func (o *ovs) SetCache(ctx context.Context, c Cache) error {
+	if !has(SwitchOVS, c) {
+		return fmt.Errorf("set OVS cache: OVS has no setting %q", c)
+	}
+	on := c == CacheOn
 	if o.cacheSet && o.cache == on {
 		return nil
 	}

@@ -103,10 +103,11 @@ main thread:
 
 func TestReport(t *testing.T) {
 	rep := &Report{Rows: []Row{
-		{Kind: KindThroughput, Switch: SwitchMswitch, Set: SetOne, Cache: true, Runs: 1, Mpps: 5},
-		{Kind: KindThroughput, Switch: SwitchOVS, Set: SetOne, Cache: true, Runs: 1, Mpps: 2},
-		{Kind: KindThroughput, Switch: SwitchMswitch, Set: SetOne, Cache: false, Runs: 1, Mpps: 1},
-		{Kind: KindThroughput, Switch: SwitchOVS, Set: SetOne, Cache: false, Runs: 1, Mpps: 2},
+		{Kind: KindThroughput, Switch: SwitchMswitch, Set: SetOne, Cache: CacheOn, Runs: 1, Mpps: 5},
+		{Kind: KindThroughput, Switch: SwitchOVS, Set: SetOne, Cache: CacheOn, Runs: 1, Mpps: 2},
+		{Kind: KindThroughput, Switch: SwitchMswitch, Set: SetOne, Cache: CacheOff, Runs: 1, Mpps: 1},
+		{Kind: KindThroughput, Switch: SwitchOVS, Set: SetOne, Cache: CacheOff, Runs: 1, Mpps: 2},
+		{Kind: KindThroughput, Switch: SwitchMswitch, Set: SetOne, Cache: CacheNone, Runs: 1, Mpps: 0.5},
 	}}
 	ts := rep.Targets()
 	if len(ts) != 6 || ts[0].Status != "met" || ts[0].Got != "2.50x" || ts[1].Status != "not met" || ts[2].Status != "not measured" {
@@ -114,7 +115,7 @@ func TestReport(t *testing.T) {
 	}
 	var b strings.Builder
 	WriteCSV(&b, rep)
-	if lines := strings.Count(b.String(), "\n"); lines != 5 {
+	if lines := strings.Count(b.String(), "\n"); lines != 6 || !strings.Contains(b.String(), ",mswitch,1flow,0,0,0,none,1,") {
 		t.Errorf("csv has %d lines:\n%s", lines, b.String())
 	}
 }
@@ -147,16 +148,23 @@ func TestQuick(t *testing.T) {
 	}
 	for _, sw := range sws {
 		for _, set := range Sets {
-			for _, cache := range []bool{true, false} {
-				if r := rep.Find(KindThroughput, sw, set, cache); r == nil || r.Mpps <= 0 || r.CPUPct <= 0 {
+			for _, cache := range Caches {
+				r := rep.Find(KindThroughput, sw, set, cache)
+				if !has(sw, cache) {
+					if r != nil {
+						t.Errorf("%s, %s, cache %s: a row: %+v", sw, set, cache, r)
+					}
+					continue
+				}
+				if r == nil || r.Mpps <= 0 || r.CPUPct <= 0 {
 					t.Errorf("%s, %s, cache %v: %+v", sw, set, cache, r)
 				}
 			}
 		}
-		if r := rep.Find(KindSetup, sw, "setup1000", false); r == nil || r.PerSec <= 0 {
+		if r := rep.Find(KindSetup, sw, "setup1000", ""); r == nil || r.PerSec <= 0 {
 			t.Errorf("%s setup: %+v", sw, r)
 		}
-		if r := rep.Find(KindFirstPacket, sw, SetOne, true); r == nil || r.Ms <= 0 {
+		if r := rep.Find(KindFirstPacket, sw, SetOne, ""); r == nil || r.Ms <= 0 {
 			t.Errorf("%s first packet: %+v", sw, r)
 		}
 	}

@@ -191,8 +191,8 @@ type Row struct {
 	Set    string
 	Rules  int // flows installed
 	Tables int
-	Flows  int  // traffic flows
-	Cache  bool // the switch's caches were on
+	Flows  int   // traffic flows
+	Cache  Cache // the switch's cache setting
 	Runs   int
 	// Mpps is what the receiver (sink) got over the sender's run time;
 	// SentMpps what the sender put into the switch's ring.
@@ -237,8 +237,32 @@ type Report struct {
 	OVSRestarts int
 }
 
+// A Cache is a cache setting of the switches.
+type Cache string
+
+const (
+	// CacheOn: every cache (OVS: EMC and megaflows; mswitch: its
+	// exact-match caches and megaflows).
+	CacheOn Cache = "on"
+	// CacheOff is as little caching as OVS allows: no exact-match cache
+	// and exact-match megaflows, so that every microflow goes through the
+	// tables once (OVS: other_config:emc-insert-inv-prob=0 and
+	// upcall/disable-megaflows; mswitch: mswitchctl openflow cache on
+	// --emc off --megaflows exact).
+	CacheOff Cache = "off"
+	// CacheNone: no cache at all, every packet through the tables
+	// (mswitch only: OVS has no such setting).
+	CacheNone Cache = "none"
+)
+
+// Caches are the cache settings of the throughput rows, in order.
+var Caches = []Cache{CacheOn, CacheOff, CacheNone}
+
+// has reports whether the switch named sw has cache setting c.
+func has(sw string, c Cache) bool { return c != CacheNone || sw == SwitchMswitch }
+
 // Find returns the first row of kind for sw, set and cache, or nil.
-func (rep *Report) Find(kind, sw, set string, cache bool) *Row {
+func (rep *Report) Find(kind, sw, set string, cache Cache) *Row {
 	for i := range rep.Rows {
 		r := &rep.Rows[i]
 		if r.Kind == kind && r.Switch == sw && r.Set == set && (kind != KindThroughput || r.Cache == cache) {
@@ -262,7 +286,7 @@ type runner struct {
 	// cur and cache are the rules and cache setting the switches have
 	// now, for an OVS started again.
 	cur      *RuleSet
-	curCache bool
+	curCache Cache
 	restarts int
 }
 
@@ -506,14 +530,14 @@ func (r *runner) setupRate(ctx context.Context) error {
 // time from the start of `ovs-ofctl add-flow in_port=1,actions=output:2`
 // to the first packet at a receiver on port 2 in this process.
 func (r *runner) firstPacket(ctx context.Context) error {
-	r.cur, r.curCache = nil, true
+	r.cur, r.curCache = nil, CacheOn
 	for i := range r.sws {
 		sw, err := r.revive(ctx, i)
 		if err != nil {
 			return err
 		}
 		r.only(sw)
-		if err := sw.SetCache(ctx, true); err != nil {
+		if err := sw.SetCache(ctx, CacheOn); err != nil {
 			return err
 		}
 		var ms, bar []float64
@@ -533,7 +557,7 @@ func (r *runner) firstPacket(ctx context.Context) error {
 			ms, bar = append(ms, m), append(bar, b)
 		}
 		row := Row{Kind: KindFirstPacket, Switch: sw.Name(), Set: SetOne, Rules: 1, Tables: 1, Flows: 1,
-			Cache: true, Runs: len(ms), Note: note}
+			Cache: CacheOn, Runs: len(ms), Note: note}
 		if len(ms) > 0 {
 			row.Ms, row.MsMin, row.MsMax, row.BarrierMs = median(ms), slices.Min(ms), slices.Max(ms), median(bar)
 		}
@@ -720,8 +744,8 @@ func (r *runner) traffic(ctx context.Context, sw sut, flows int) (s sample, err 
 }
 
 // throughput loads each rule set into every switch (the load time is a
-// setup row too) and measures, with caches on and off, Runs rounds of each
-// switch in turn.
+// setup row too) and measures, for each cache setting a switch has, Runs
+// rounds of each switch in turn.
 func (r *runner) throughput(ctx context.Context) error {
 	for _, name := range Sets {
 		rs := r.sets[name]
@@ -746,10 +770,13 @@ func (r *runner) throughput(ctx context.Context) error {
 					Runs: 1, Seconds: took.Seconds(), PerSec: float64(rs.Rules()) / took.Seconds()})
 			}
 		}
-		for _, cache := range []bool{true, false} {
+		for _, cache := range Caches {
 			samples := make(map[string][]sample)
 			r.curCache = cache
 			for i := range r.sws {
+				if !has(r.sws[i].Name(), cache) {
+					continue
+				}
 				sw, err := r.revive(ctx, i)
 				if err != nil {
 					return err
@@ -762,6 +789,9 @@ func (r *runner) throughput(ctx context.Context) error {
 			failed := make(map[string][]string)
 			for round := 1; round <= r.o.Runs; round++ {
 				for i := range r.sws {
+					if !has(r.sws[i].Name(), cache) {
+						continue
+					}
 					sw, err := r.revive(ctx, i)
 					if err != nil {
 						return err
@@ -770,7 +800,7 @@ func (r *runner) throughput(ctx context.Context) error {
 					s, err := r.traffic(ctx, sw, flows)
 					if err != nil && ctx.Err() == nil {
 						// Once more, then the case goes on without this run.
-						r.o.Logf("openflow: round %d, %s, %s, cache %s: %v; once more", round, sw.Name(), name, onOff(cache), r.explain(err))
+						r.o.Logf("openflow: round %d, %s, %s, cache %s: %v; once more", round, sw.Name(), name, cache, r.explain(err))
 						time.Sleep(2 * time.Second)
 						if sw, err = r.revive(ctx, i); err != nil {
 							return err
@@ -782,17 +812,20 @@ func (r *runner) throughput(ctx context.Context) error {
 						if ctx.Err() != nil {
 							return ctx.Err()
 						}
-						r.o.Logf("openflow: round %d, %s, %s, cache %s: failed again: %v", round, sw.Name(), name, onOff(cache), err)
+						r.o.Logf("openflow: round %d, %s, %s, cache %s: failed again: %v", round, sw.Name(), name, cache, err)
 						first, _, _ := strings.Cut(err.Error(), "\n")
 						failed[sw.Name()] = append(failed[sw.Name()], fmt.Sprintf("round %d failed: %s", round, first))
 						continue
 					}
 					r.o.Logf("openflow: round %d, %s, %s, cache %s: %.3f Mp/s (sent %.3f), loss %.1f%%, CPU %.0f%%, %.0f ns/packet%s; background %.0f%%",
-						round, sw.Name(), name, onOff(cache), s.mpps, s.sentMpps, s.loss, s.cpuPct, s.cpuNs, cyclesNote(s.cycles), s.other)
+						round, sw.Name(), name, cache, s.mpps, s.sentMpps, s.loss, s.cpuPct, s.cpuNs, cyclesNote(s.cycles), s.other)
 					samples[sw.Name()] = append(samples[sw.Name()], s)
 				}
 			}
 			for _, sw := range r.sws {
+				if !has(sw.Name(), cache) {
+					continue
+				}
 				ss := samples[sw.Name()]
 				if len(ss) == 0 {
 					r.rep.Rows = append(r.rep.Rows, Row{Kind: KindThroughput, Switch: sw.Name(), Set: name, Rules: rs.Rules(),
@@ -812,26 +845,19 @@ func (r *runner) throughput(ctx context.Context) error {
 					Note:       strings.Join(failed[sw.Name()], "; ")})
 			}
 		}
-		r.curCache = true
+		r.curCache = CacheOn
 		for i := range r.sws {
 			sw, err := r.revive(ctx, i)
 			if err != nil {
 				return err
 			}
 			r.only(sw)
-			if err := sw.SetCache(ctx, true); err != nil {
+			if err := sw.SetCache(ctx, CacheOn); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-func onOff(on bool) string {
-	if on {
-		return "on"
-	}
-	return "off"
 }
 
 func cyclesNote(c float64) string {
@@ -848,7 +874,7 @@ type Target struct {
 }
 
 // Ratio is mswitch's median throughput over OVS's for a case, or false.
-func (rep *Report) Ratio(set string, cache bool) (float64, bool) {
+func (rep *Report) Ratio(set string, cache Cache) (float64, bool) {
 	m := rep.Find(KindThroughput, SwitchMswitch, set, cache)
 	o := rep.Find(KindThroughput, SwitchOVS, set, cache)
 	if m == nil || o == nil || m.Runs == 0 || o.Runs == 0 || o.Mpps <= 0 {
@@ -861,8 +887,8 @@ func (rep *Report) Ratio(set string, cache bool) (float64, bool) {
 func (rep *Report) Targets() []Target {
 	var ts []Target
 	for _, set := range Sets {
-		for _, cache := range []bool{true, false} {
-			t := Target{What: fmt.Sprintf("%s, caches %s: mswitch / OVS-DPDK throughput", set, onOff(cache)), Want: ">= 2.00x"}
+		for _, cache := range []Cache{CacheOn, CacheOff} {
+			t := Target{What: fmt.Sprintf("%s, caches %s: mswitch / OVS-DPDK throughput", set, cache), Want: ">= 2.00x"}
 			if v, ok := rep.Ratio(set, cache); ok {
 				t.Got = fmt.Sprintf("%.2fx", v)
 				t.Status = "not met"
@@ -882,7 +908,7 @@ func (rep *Report) Targets() []Target {
 func WriteCSV(w *strings.Builder, rep *Report) {
 	fmt.Fprintln(w, "kind,switch,set,rules,tables,flows,cache,runs,mpps,mpps_min,mpps_max,sent_mpps,loss_pct,cpu_pct,cpu_ns_per_pkt,pmd_cycles_per_pkt,flow_mods_per_s,seconds,ms,ms_min,ms_max,barrier_ms,background_pct,note")
 	for _, r := range rep.Rows {
-		fmt.Fprintf(w, "%s,%s,%s,%d,%d,%d,%v,%d,%.4f,%.4f,%.4f,%.4f,%.3f,%.1f,%.1f,%.0f,%.0f,%.4f,%.3f,%.3f,%.3f,%.3f,%.0f,%q\n",
+		fmt.Fprintf(w, "%s,%s,%s,%d,%d,%d,%s,%d,%.4f,%.4f,%.4f,%.4f,%.3f,%.1f,%.1f,%.0f,%.0f,%.4f,%.3f,%.3f,%.3f,%.3f,%.0f,%q\n",
 			r.Kind, r.Switch, r.Set, r.Rules, r.Tables, r.Flows, r.Cache, r.Runs, r.Mpps, r.MppsMin, r.MppsMax, r.SentMpps,
 			r.LossPct, r.CPUPct, r.CPUNs, r.Cycles, r.PerSec, r.Seconds, r.Ms, r.MsMin, r.MsMax, r.BarrierMs, r.Background, r.Note)
 	}

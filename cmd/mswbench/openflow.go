@@ -120,9 +120,12 @@ func writeOpenflowMarkdown(w io.Writer, rep *ofbench.Report, m machine, cmdline,
 		"whose `net_memif` devices are memif servers, its PMD thread on CPU %d (`pmd-cpu-mask`), its main thread "+
 		"(DPDK's main lcore) and the rest on CPU %d, DPDK without hugepages (`--no-huge -m 1024 --legacy-mem`). "+
 		"The switch not being measured is stopped (SIGSTOP): OVS's PMD polls its core even when idle. "+
-		"Caches off: mswitch `mswitchctl openflow cache SWITCH off` (no exact-match or megaflow cache: every packet "+
-		"goes through the tables); OVS `other_config:emc-insert-inv-prob=0` (EMC off), SMC off (the default), "+
-		"`ovs-appctl upcall/disable-megaflows` (the datapath then caches exact-match flows in its classifier). "+
+		"Caches _off_ is as little caching as OVS allows, set alike on both switches: no exact-match cache and "+
+		"exact-match megaflows, so every microflow goes through the tables once and its later packets are found in "+
+		"one hash table of exact keys (OVS `other_config:emc-insert-inv-prob=0`, SMC off as by default, "+
+		"`ovs-appctl upcall/disable-megaflows`; mswitch `mswitchctl openflow cache SWITCH on --emc off "+
+		"--megaflows exact`). Caches _none_ is mswitch only (`mswitchctl openflow cache SWITCH off`): no cache at "+
+		"all, every packet through the tables; OVS has no such setting, so those rows have no ratio. "+
 		"Throughput runs last %v, %d rounds alternating the switches; medians, run range in brackets. CPU is the "+
 		"switch process's thread run time (/proc/PID/task/*/schedstat) over a window inside the traffic; OVS's PMD "+
 		"cycles/packet are its own count (`dpif-netdev/pmd-stats-show`, busy cycles only). _Background_ is the "+
@@ -154,7 +157,7 @@ func writeOpenflowMarkdown(w io.Writer, rep *ofbench.Report, m machine, cmdline,
 	fmt.Fprintf(w, "| Rule set | Rules | Tables | Traffic flows | Caches | Switch | Mp/s | Sent Mp/s | Loss %% | Switch CPU %% | CPU ns/packet | PMD cycles/packet | mswitch / OVS | taken: mswitch / OVS | Background %% | Notes |\n")
 	fmt.Fprintf(w, "|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, set := range ofbench.Sets {
-		for _, cache := range []bool{true, false} {
+		for _, cache := range ofbench.Caches {
 			for _, sw := range []string{ofbench.SwitchMswitch, ofbench.SwitchOVS} {
 				r := rep.Find(ofbench.KindThroughput, sw, set, cache)
 				if r == nil {
@@ -172,11 +175,11 @@ func writeOpenflowMarkdown(w io.Writer, rep *ofbench.Report, m machine, cmdline,
 				}
 				if r.Runs == 0 {
 					fmt.Fprintf(w, "| %s | %d | %d | %d | %s | %s | - | - | - | - | - | - | | | - | %s |\n",
-						set, r.Rules, r.Tables, r.Flows, onOffLabel(cache), sw, r.Note)
+						set, r.Rules, r.Tables, r.Flows, cache, sw, r.Note)
 					continue
 				}
 				fmt.Fprintf(w, "| %s | %d | %d | %d | %s | %s | %.2f [%.2f-%.2f] | %.2f | %.1f | %.0f | %.0f | %s | %s | %s | %.0f | %s |\n",
-					set, r.Rules, r.Tables, r.Flows, onOffLabel(cache), sw, r.Mpps, r.MppsMin, r.MppsMax, r.SentMpps, r.LossPct,
+					set, r.Rules, r.Tables, r.Flows, cache, sw, r.Mpps, r.MppsMin, r.MppsMax, r.SentMpps, r.LossPct,
 					r.CPUPct, r.CPUNs, cyc, ratio, taken, r.Background, r.Note)
 			}
 		}
@@ -217,13 +220,6 @@ func writeOpenflowMarkdown(w io.Writer, rep *ofbench.Report, m machine, cmdline,
 	}
 }
 
-func onOffLabel(on bool) string {
-	if on {
-		return "on"
-	}
-	return "off"
-}
-
 func fmtRate(v float64) string {
 	switch {
 	case v >= 1e6:
@@ -258,7 +254,7 @@ func plotOpenflow(rep *ofbench.Report, dir string) error {
 // switches' Mp/s side by side, the ratio over mswitch's bar.
 func plotOpenflowThroughput(rep *ofbench.Report) ([]*plot.Plot, error) {
 	var panels []*plot.Plot
-	for _, cache := range []bool{true, false} {
+	for _, cache := range ofbench.Caches {
 		var groups []string
 		ms := bars{label: "mswitch (1 core, GOMAXPROCS=1)"}
 		ov := bars{label: "OVS-DPDK (PMD on 1 core)"}
@@ -286,7 +282,11 @@ func plotOpenflowThroughput(rep *ofbench.Report) ([]*plot.Plot, error) {
 		if len(groups) == 0 {
 			continue
 		}
-		p, err := groupedBars(fmt.Sprintf("60-byte throughput, caches %s", onOffLabel(cache)), "Mp/s (received)", groups, []bars{ms, ov})
+		series := []bars{ms, ov}
+		if cache == ofbench.CacheNone { // OVS has no such setting
+			series = series[:1]
+		}
+		p, err := groupedBars(fmt.Sprintf("60-byte throughput, caches %s", cache), "Mp/s (received)", groups, series)
 		if err != nil {
 			return nil, err
 		}
@@ -313,7 +313,7 @@ func plotOpenflowSetup(rep *ofbench.Report) ([]*plot.Plot, error) {
 		groups = append(groups, fmt.Sprintf("%s (%d)", r.Set, r.Rules))
 		for _, n := range names {
 			v := 0.0
-			if x := rep.Find(ofbench.KindSetup, n, r.Set, false); x != nil {
+			if x := rep.Find(ofbench.KindSetup, n, r.Set, ""); x != nil {
 				v = x.PerSec
 			}
 			series[n].values = append(series[n].values, v/1e3)
@@ -331,7 +331,7 @@ func plotOpenflowSetup(rep *ofbench.Report) ([]*plot.Plot, error) {
 	fp := bars{label: "first packet"}
 	var fg []string
 	for _, n := range names {
-		if r := rep.Find(ofbench.KindFirstPacket, n, ofbench.SetOne, true); r != nil && r.Runs > 0 {
+		if r := rep.Find(ofbench.KindFirstPacket, n, ofbench.SetOne, ""); r != nil && r.Runs > 0 {
 			fg = append(fg, n)
 			fp.values = append(fp.values, r.Ms)
 			fp.text = append(fp.text, fmt.Sprintf("%.1f ms", r.Ms))

@@ -27,8 +27,11 @@ func fakeOpenflow() *ofbench.Report {
 		add(ofbench.Row{Kind: ofbench.KindFirstPacket, Switch: sw, Set: ofbench.SetOne, Rules: 1, Runs: 3, Ms: 12, MsMin: 10, MsMax: 20, BarrierMs: 11})
 	}
 	for i, set := range ofbench.Sets {
-		for _, cache := range []bool{true, false} {
+		for _, cache := range ofbench.Caches {
 			for j, sw := range []string{ofbench.SwitchMswitch, ofbench.SwitchOVS} {
+				if cache == ofbench.CacheNone && sw == ofbench.SwitchOVS {
+					continue
+				}
 				v := float64(3-i) * float64(1+j)
 				add(ofbench.Row{Kind: ofbench.KindThroughput, Switch: sw, Set: set, Rules: 1000 * i, Tables: 1 + 39*(i/2),
 					Flows: 1000, Cache: cache, Runs: 3, Mpps: v, MppsMin: v * 0.9, MppsMax: v * 1.1, SentMpps: v, CPUPct: 100,
