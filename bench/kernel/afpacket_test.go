@@ -22,11 +22,16 @@ import (
 //	MSWBENCH_AFPACKET=old=/tmp/a/mswitchd,new=/tmp/b/mswitchd \
 //	MSWBENCH_AFPACKET_RUNS=3 go test -run AFPacketCompare -v -timeout 30m ./bench/kernel
 //
+// An entry "bridge=bridge" runs the Linux bridge instead of mswitchd, the
+// reference of the TCP target, in the same run (its ratios are against the
+// first entry too).
+//
 // MSWBENCH_AFPACKET_SECS is the window (default 3 s after a 1-s warmup),
 // MSWBENCH_AFPACKET_MODE the ports' mode (default interrupt), and
 // MSWBENCH_AFPACKET_PROBE a command run during each packet-rate window
 // with {pid} and {secs} replaced (perf stat -p {pid} ..., strace -c -f -p
-// {pid}), whose output is printed. It uses the prefix mxp.
+// {pid}), whose output is printed; MSWBENCH_AFPACKET_TCPPROBE the same
+// during each TCP stream (from 1 s into it). It uses the prefix mxp.
 func TestAFPacketCompare(t *testing.T) {
 	spec := os.Getenv("MSWBENCH_AFPACKET")
 	if spec == "" {
@@ -45,6 +50,7 @@ func TestAFPacketCompare(t *testing.T) {
 		mode = "interrupt"
 	}
 	probe := os.Getenv("MSWBENCH_AFPACKET_PROBE")
+	tcpProbe := os.Getenv("MSWBENCH_AFPACKET_TCPPROBE")
 
 	o := Options{Duration: time.Duration(secs) * time.Second, Warmup: time.Second, Prefix: "mxp", Logf: t.Logf}
 	o.defaults()
@@ -62,45 +68,63 @@ func TestAFPacketCompare(t *testing.T) {
 	for i := 0; i < runs; i++ {
 		for _, b := range bins {
 			r := &runner{o: o, dir: dir, name: b.label, t: newTopo(o.Prefix, false), rep: &Report{Machine: mach}}
-			m := &mswitch{mode: mode, bin: b.path, dir: dir}
-			r.f = m
+			var f fwd = &mswitch{mode: mode, bin: b.path, dir: dir}
+			if b.path == "bridge" {
+				f = &bridge{}
+			}
+			r.f = f
 			var ts tcpSample
-			s, out, err := func() (ppsSample, string, error) {
+			var pout strings.Builder
+			// startProbe runs cmd after delay, unless there is no switch process.
+			startProbe := func(cmd string, delay float64) (*exec.Cmd, error) {
+				if cmd == "" || f.pid() == 0 {
+					return nil, nil
+				}
+				c := strings.NewReplacer("{pid}", strconv.Itoa(f.pid()), "{secs}", strconv.Itoa(secs)).Replace(cmd)
+				pc := exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf("sleep %g; %s", delay, c))
+				pc.Stdout, pc.Stderr = &pout, &pout
+				return pc, pc.Start()
+			}
+			s, err := func() (ppsSample, error) {
 				defer func() {
-					m.down(context.Background())
+					f.down(context.Background())
 					removeNamespaces(context.Background(), o.Prefix)
 				}()
 				if err := r.t.up(ctx); err != nil {
-					return ppsSample{}, "", err
+					return ppsSample{}, err
 				}
-				if err := m.up(ctx, r.t); err != nil {
-					return ppsSample{}, "", err
-				}
-				var pout strings.Builder
-				var pc *exec.Cmd
-				if probe != "" {
-					c := strings.NewReplacer("{pid}", strconv.Itoa(m.pid()), "{secs}", strconv.Itoa(secs)).Replace(probe)
-					// From the window's start, after prime's pings and the warmup.
-					pc = exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf("sleep %g; %s", o.Warmup.Seconds()+0.2, c))
-					pc.Stdout, pc.Stderr = &pout, &pout
-					if err := pc.Start(); err != nil {
-						return ppsSample{}, "", err
-					}
+				if err := f.up(ctx, r.t); err != nil {
+					return ppsSample{}, err
 				}
 				var s ppsSample
-				var err error
 				if withPPS {
+					// From the window's start, after prime's pings and the warmup.
+					pc, err := startProbe(probe, o.Warmup.Seconds()+0.2)
+					if err != nil {
+						return s, err
+					}
 					s, err = r.pps(ctx, 60, 0)
+					if pc != nil {
+						pc.Wait()
+					}
+					if err != nil {
+						return s, err
+					}
 				}
+				if !withTCP {
+					return s, nil
+				}
+				pc, err := startProbe(tcpProbe, 1.5)
+				if err != nil {
+					return s, err
+				}
+				ts, err = r.tcp(ctx, true)
 				if pc != nil {
 					pc.Wait()
 				}
-				if err != nil || !withTCP {
-					return s, pout.String(), err
-				}
-				ts, err = r.tcp(ctx, true)
-				return s, pout.String(), err
+				return s, err
 			}()
+			out := pout.String()
 			if err != nil {
 				t.Fatalf("%s run %d: %v", b.label, i, err)
 			}
@@ -115,6 +139,9 @@ func TestAFPacketCompare(t *testing.T) {
 				t.Logf("%-8s run %d: TCP %.2f Gb/s, %d retransmits, switch %.0f%% CPU", b.label, i, ts.gbps, ts.retransmits, ts.cpu.switchPct)
 			}
 			if !withPPS {
+				if out != "" {
+					t.Logf("%s run %d probe:\n%s", b.label, i, out)
+				}
 				continue
 			}
 			u := s.cpu
