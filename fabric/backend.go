@@ -144,3 +144,26 @@ type OffloadQueue interface {
 	OutQueue
 	SetOffload(i uint32, h vnet.Hdr)
 }
+
+// A DirectQueue is an OutQueue that can send a packet straight from the
+// buffers it arrived in, without the fabric's copy into the queue's slots:
+// a queue whose consumer copies every packet anyway when it takes it (an
+// AF_PACKET socket's sendmsg copies into a fresh skb), for which a 64 KB GSO
+// packet would otherwise be copied twice by the switch's core.
+//
+// The fabric offers a packet longer than BufSize, and only when every slot
+// it reserved in the queue has been published, so that the packets that
+// went before it are in the queue; it copies the packet into slots as usual
+// when SendDirect declines. SendDirect may be called from several goroutines
+// at once, and at the same time as Publish and Notify.
+type DirectQueue interface {
+	OutQueue
+	// SendDirect sends the packet whose bytes are bufs, in order, after
+	// every packet published before the call, and reports true; or reports
+	// false, having sent nothing of it, when it cannot do so at once (the
+	// consumer has no room, another goroutine is sending). h is the
+	// packet's offload state; it is the zero Hdr unless the queue is an
+	// OffloadQueue. The buffers are the input queue's, valid only until
+	// SendDirect returns: it must not keep them, nor write to them.
+	SendDirect(bufs [][]byte, h vnet.Hdr) bool
+}

@@ -10,8 +10,11 @@
 // per destination, and copies each packet once, straight into its
 // destination's buffers, reserving slots under a short per-queue lock so
 // that many input queues fill one output queue at the same time (outring.go).
-// Offloaded packets go whole to queues that take them (OffloadQueue) and
-// are checksummed or segmented in software for the others (offload.go).
+// A packet longer than a slot goes to a DirectQueue without that copy, from
+// its input buffers, to a consumer that copies it anyway (an AF_PACKET
+// socket). Offloaded packets go whole to queues that take them
+// (OffloadQueue) and are checksummed or segmented in software for the
+// others (offload.go).
 //
 // Who drains an input queue:
 //   - by default a goroutine of its own, which sleeps in the queue's Wait

@@ -403,18 +403,23 @@ type merged struct {
 	nodes  []node
 	a, b   int32
 	seq, n int32 // seq >= 0: the whole batch, packets seq..n-1
+	left   int32 // packets still to return (a run of the list: deliverDirect)
 }
 
 // iter returns an iterator over the packets for d.
 func (sc *scratch) iter(d *dest) merged {
 	if d.all {
-		return merged{seq: 0, n: d.n}
+		return merged{seq: 0, n: d.n, left: d.n}
 	}
-	return merged{nodes: sc.nodes, a: d.head, b: sc.bcast.head, seq: -1}
+	return merged{nodes: sc.nodes, a: d.head, b: sc.bcast.head, seq: -1, left: d.n + sc.bcast.n}
 }
 
 // next returns the next packet index, or -1 at the end.
 func (m *merged) next() int32 {
+	if m.left == 0 {
+		return -1
+	}
+	m.left--
 	if m.seq >= 0 {
 		if m.seq == m.n {
 			return -1
@@ -456,16 +461,84 @@ func (q *inq) deliver() {
 }
 
 // deliverTo copies the packets listed for d (and the broadcast ones) into its
-// output queue.
+// output queue, or hands the long ones to it whole (deliverDirect).
 func (q *inq) deliverTo(d *dest) {
 	sc := q.sc
 	outs := d.port.outRings()
 	r := outs[q.idx%len(outs)]
-	bs := r.bufSize
-	total := d.n + sc.bcast.n
-	if total == 0 {
+	if d.n+sc.bcast.n == 0 {
 		return
 	}
+	if r.direct != nil && max(d.maxSize, sc.bcast.maxSize) > int32(r.bufSize) {
+		q.deliverDirect(d, r)
+		return
+	}
+	q.deliverRun(d, r, sc.iter(d))
+}
+
+// deliverDirect delivers the packets for d to a DirectQueue: a packet longer
+// than a slot goes to SendDirect from its input buffers, the others are
+// copied as usual, in runs between the long ones (deliverRun), so that the
+// packets leave in their order. A long packet that SendDirect does not take,
+// or that the queue cannot take whole (offload state it cannot send, more
+// than MaxFrags slots), is copied with the run after it.
+func (q *inq) deliverDirect(d *dest, r *outRing) {
+	sc := q.sc
+	bs := r.bufSize
+	sc.offDst = r.off != nil
+	var tap Tap
+	if tb := d.port.tap.Load(); tb != nil {
+		tap = tb.t
+	}
+	var st outStats
+	m := sc.iter(d)
+	run := m // the packets before p not yet delivered: run.left of them
+	run.left = 0
+	for {
+		at := m
+		p := m.next()
+		if p < 0 {
+			break
+		}
+		size := sc.meta[p].size
+		var h vnet.Hdr
+		if sc.offload {
+			h = sc.offs[p]
+		}
+		if size <= int32(bs) || !sc.offDst && h.Active() || sc.slotsOf(p, bs) < 0 {
+			run.left++
+			continue
+		}
+		if run.left > 0 {
+			q.deliverRun(d, r, run)
+		}
+		if !r.sendDirect(sc.chain(p), h) {
+			run = at // copied with the next run
+			run.left = 1
+			continue
+		}
+		st.packets++
+		st.bytes += uint64(size)
+		if tap != nil {
+			tap.Packet(Out, d.port.id, sc.pkts[p].Data, sc.rest(p))
+		}
+		run = m
+		run.left = 0
+	}
+	if run.left > 0 {
+		q.deliverRun(d, r, run)
+	}
+	if st.packets > 0 {
+		r.addStats(&st)
+	}
+}
+
+// deliverRun copies the packets of the iterator m (those listed for d, or a
+// run of them) into r.
+func (q *inq) deliverRun(d *dest, r *outRing, m merged) {
+	sc := q.sc
+	bs := r.bufSize
+	total := m.left
 	// Plan: one slot per packet unless some packet needs several, or
 	// offloaded packets go to a port that cannot take them (segmentation).
 	want := uint32(total)
@@ -473,7 +546,7 @@ func (q *inq) deliverTo(d *dest) {
 	multi := max(d.maxSize, sc.bcast.maxSize) > int32(bs) || sc.offload && !sc.offDst
 	if multi {
 		want = 0
-		m := sc.iter(d)
+		m := m
 		for p := m.next(); p >= 0; p = m.next() {
 			if k := sc.slotsOf(p, bs); k > 0 {
 				want += uint32(k)
@@ -482,9 +555,9 @@ func (q *inq) deliverTo(d *dest) {
 	}
 	st := &sc.out
 	*st = outStats{}
-	var fit *dest
+	var fit *merged
 	if multi {
-		fit = d
+		fit = &m
 	}
 	start, n, lease := r.reserve(want, sc, fit, bs)
 	if n == 0 {
@@ -497,7 +570,7 @@ func (q *inq) deliverTo(d *dest) {
 	if tb := d.port.tap.Load(); tb != nil {
 		tap = tb.t
 	}
-	if d.all && !multi && !sc.chained && tap == nil && r.off == nil {
+	if d.all && total == d.n && !multi && !sc.chained && tap == nil && r.off == nil {
 		// The whole batch, one buffer per packet, to one port: a tight loop.
 		pkts := sc.pkts[:min(int(n), len(sc.pkts))]
 		oq := r.q
@@ -512,7 +585,6 @@ func (q *inq) deliverTo(d *dest) {
 		r.complete(start, end, lease, st)
 		return
 	}
-	m := sc.iter(d)
 	offload := sc.offload || r.off != nil
 	for p := m.next(); p >= 0; p = m.next() {
 		size := sc.meta[p].size
@@ -585,11 +657,10 @@ func (q *inq) deliverTo(d *dest) {
 	r.complete(start, end, lease, st)
 }
 
-// fit returns how many of room slots the packets for d (and the broadcast
-// ones) can fill, in order, without splitting a packet.
-func (sc *scratch) fit(d *dest, room uint32, bs int) uint32 {
+// fit returns how many of room slots the packets of the iterator m can fill,
+// in order, without splitting a packet.
+func (sc *scratch) fit(m merged, room uint32, bs int) uint32 {
 	var used uint32
-	m := sc.iter(d)
 	for p := m.next(); p >= 0; p = m.next() {
 		k := uint32(sc.slotsOf(p, bs))
 		if int32(k) < 0 {

@@ -2,6 +2,8 @@ package fabric
 
 import (
 	"sync"
+
+	"github.com/mswitch/mswitch/frame/vnet"
 )
 
 // outRing adds the fabric's lease bookkeeping to a backend's OutQueue, so that
@@ -22,6 +24,7 @@ import (
 type outRing struct {
 	q       OutQueue
 	off     OffloadQueue // q, if it takes offloaded packets; else nil
+	direct  DirectQueue  // q, if it sends long packets from their input buffers; else nil
 	bufSize int
 
 	mu sync.Mutex
@@ -50,21 +53,22 @@ const leasePending = ^uint32(0)
 func newOutRing(q OutQueue) *outRing {
 	r := &outRing{q: q, bufSize: q.BufSize(), leases: make([]uint32, 64)}
 	r.off, _ = q.(OffloadQueue)
+	r.direct, _ = q.(DirectQueue)
 	return r
 }
 
 // reserve takes up to want slots, or fewer if the queue has less room. When
 // the room is short and fit is non-nil, sc.fit decides how many of the room
-// slots fit's packets can use without splitting one. It returns the first
+// slots the packets of the iterator fit can use without splitting one. It returns the first
 // reserved slot, their number and the lease number (n == 0: nothing reserved).
-func (r *outRing) reserve(want uint32, sc *scratch, fit *dest, bs int) (start, n, lease uint32) {
+func (r *outRing) reserve(want uint32, sc *scratch, fit *merged, bs int) (start, n, lease uint32) {
 	r.mu.Lock()
 	room := r.q.Room(r.lease)
 	n = want
 	if room < want {
 		n = room
 		if fit != nil && n > 0 {
-			n = sc.fit(fit, room, bs)
+			n = sc.fit(*fit, room, bs)
 		}
 	}
 	if n == 0 {
@@ -117,6 +121,25 @@ func (r *outRing) complete(start, end, lease uint32, st *outStats) {
 	if notify {
 		r.q.Notify()
 	}
+}
+
+// sendDirect offers the packet of bufs to the queue's SendDirect (r.direct is
+// set), if every slot reserved in the queue has been published: the packets
+// that went before it, the sender's own included, are then ahead of it in
+// the queue, which SendDirect sends first. It reports whether the queue took
+// the packet.
+func (r *outRing) sendDirect(bufs [][]byte, h vnet.Hdr) bool {
+	r.mu.Lock()
+	idle := r.tail == r.lease
+	r.mu.Unlock()
+	return idle && r.direct.SendDirect(bufs, h)
+}
+
+// addStats adds a sender's counts.
+func (r *outRing) addStats(st *outStats) {
+	r.mu.Lock()
+	r.addStatsLocked(st)
+	r.mu.Unlock()
 }
 
 // addStatsLocked adds a sender's counts.

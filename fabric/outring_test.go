@@ -4,6 +4,8 @@ import (
 	"math/rand"
 	"sync"
 	"testing"
+
+	"github.com/mswitch/mswitch/frame/vnet"
 )
 
 // memQueue is an in-memory OutQueue that records what is published.
@@ -177,4 +179,31 @@ func (q lockedQueue) Room(from uint32) uint32 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.memQueue.Room(from)
+}
+
+// directMemQueue is a memQueue that takes direct sends.
+type directMemQueue struct {
+	*memQueue
+	direct int
+}
+
+func (q *directMemQueue) SendDirect([][]byte, vnet.Hdr) bool { q.direct++; return true }
+
+// TestSendDirectWaitsForLeases: a packet goes to SendDirect only when no
+// reserved slot is left unpublished, so that it cannot overtake them.
+func TestSendDirectWaitsForLeases(t *testing.T) {
+	q := &directMemQueue{memQueue: newMemQueue(16)}
+	r := newOutRing(q)
+	if r.direct == nil {
+		t.Fatal("a DirectQueue was not seen as one")
+	}
+	var st outStats
+	a0, an, al := r.reserve(4, nil, nil, 0)
+	if r.sendDirect(nil, vnet.Hdr{}) || q.direct != 0 {
+		t.Fatal("sent directly past a reserved, unpublished slot")
+	}
+	r.complete(a0, a0+an, al, &st)
+	if !r.sendDirect(nil, vnet.Hdr{}) || q.direct != 1 {
+		t.Fatal("no direct send once every slot was published")
+	}
 }

@@ -11,6 +11,7 @@
 //	                   \-------> socket queue --recvmsg--> copy buffers -/
 //	interface <--tpacket_snd-- TX ring <-- slot ring <--------- outQueue <-- fabric
 //	          <--packet_snd--- sendmsg <-/ (packets longer than a TX ring frame)
+//	                                   <------------------------ SendDirect (longer than a slot)
 //
 // Receive: the kernel copies every packet into the next frame of the mmap'd
 // ring, hands the frame over at once and wakes the socket. Receive lends the
@@ -55,7 +56,14 @@
 // (msghdr and iovec copies, a socket call per message). A packet longer
 // than a ring frame (2 KB), a 64 KB GSO packet chained over several slots
 // above all, goes with one sendmsg of several iovecs on a second socket,
-// in order: the ring's frames before it are sent first. Not the TX ring
+// in order: the ring's frames before it are sent first. A packet longer
+// than a slot (4 KB) need not be copied into the slots at all: the output
+// queues are fabric.DirectQueues, and the fabric hands such a packet to
+// SendDirect, which sends it with sendmsg straight from the buffer it
+// arrived in (a receive copy buffer, another port's ring frame), the
+// kernel's copy into the skb being the only one on the way out. A 64 KB GSO
+// packet thus costs the switch's core two copies (recvmsg and sendmsg), not
+// three. Not the TX ring
 // for everything: its frames cannot be chained, so each would have to hold
 // a whole 64 KB packet. Concurrent Notify callers never wait for each
 // other: whoever holds the queue's flush flag sends until nothing

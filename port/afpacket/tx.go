@@ -31,7 +31,11 @@ package afpacket
 // whose frames cannot be chained: it is sent with sendmsg on a second
 // socket, after the ring's frames before it are sent, so packets leave in
 // the order they were published. A slot is free again as soon as the
-// flusher copied or sent it; Room counts from sent.
+// flusher copied or sent it; Room counts from sent. SendDirect sends a
+// packet longer than a slot from the fabric's input buffers, as the flag's
+// holder: it flushes what was published before, then the packet (see
+// fabric.DirectQueue); it declines, and the fabric copies the packet into
+// slots, when the flag is taken or the kernel has no room.
 //
 //	TX ring:  ... | taken by the kernel | requested (SEND_REQUEST) | free ...
 //	                                    ^ racked                   ^ rhead
@@ -113,6 +117,7 @@ type outQueue struct {
 	rlen   []uint32 // by frame: the packet's length, for the counters
 	iovs   []unix.Iovec
 	msg    unix.Msghdr
+	dhdr   [vnet.Len]byte // the virtio-net header of a SendDirect packet
 
 	kick     chan struct{} // the helper should wait for room
 	quit     chan struct{}
@@ -138,8 +143,9 @@ type slotMeta struct {
 type offloadQueue outQueue
 
 var (
-	_ fabric.OutQueue     = (*outQueue)(nil)
+	_ fabric.DirectQueue  = (*outQueue)(nil)
 	_ fabric.OffloadQueue = (*offloadQueue)(nil)
+	_ fabric.DirectQueue  = (*offloadQueue)(nil)
 )
 
 // newOutQueue creates the output queue of s, whose send sockets (s.txfd
@@ -411,6 +417,12 @@ func (q *outQueue) sendLong(s, e uint32) bool {
 		k++
 		size += n
 	}
+	return q.sendIovs(k, size)
+}
+
+// sendIovs sends the packet of q.iovs[:k], size bytes, with sendmsg on the
+// second socket, and reports false if the socket had no room for it.
+func (q *outQueue) sendIovs(k, size int) bool {
 	q.msg.SetIovlen(k)
 	for {
 		_, _, errno := unix.Syscall(unix.SYS_SENDMSG, uintptr(q.s.bigfd), uintptr(unsafe.Pointer(&q.msg)), unix.MSG_DONTWAIT)
@@ -427,6 +439,66 @@ func (q *outQueue) sendLong(s, e uint32) bool {
 		q.drop(errno)
 		return true
 	}
+}
+
+// SendDirect implements fabric.DirectQueue: a packet longer than a slot (a
+// GSO packet above all) goes with one sendmsg from the buffers it arrived
+// in, after what was published before, instead of being copied into the
+// slots first: the kernel copies it into the skb anyway. It declines when
+// another goroutine is flushing, when the kernel has no room for what was
+// published before or for the packet, and for more buffers than a message
+// takes.
+func (q *outQueue) SendDirect(bufs [][]byte, h vnet.Hdr) bool {
+	if len(bufs) > fabric.MaxFrags || !q.flushing.CompareAndSwap(false, true) {
+		return false
+	}
+	sent := false
+	blocked := q.flush()
+	if !blocked {
+		if sent = q.sendDirect(bufs, h); !sent {
+			q.waitFd.Store(int32(q.s.bigfd))
+			blocked = q.tail.Load() != q.sent.Load()
+		}
+	}
+	q.flushing.Store(false)
+	if blocked {
+		select {
+		case q.kick <- struct{}{}:
+		default:
+		}
+		return sent
+	}
+	q.Notify() // what was published while we held the flag
+	return sent
+}
+
+// SendDirect implements fabric.DirectQueue with the packet's virtio-net
+// header.
+func (q *offloadQueue) SendDirect(bufs [][]byte, h vnet.Hdr) bool {
+	return (*outQueue)(q).SendDirect(bufs, h)
+}
+
+// sendDirect sends the packet of bufs with header h (if the queue sends
+// virtio-net headers) and reports false if the socket had no room for it.
+// Preconditions: the caller holds q.flushing.
+func (q *outQueue) sendDirect(bufs [][]byte, h vnet.Hdr) bool {
+	k, size := 0, 0
+	if q.vnetLen > 0 {
+		h.Encode(q.dhdr[:])
+		q.iovs[0].Base = &q.dhdr[0]
+		q.iovs[0].SetLen(q.vnetLen)
+		k++
+	}
+	for _, b := range bufs {
+		if len(b) == 0 {
+			continue
+		}
+		q.iovs[k].Base = &b[0]
+		q.iovs[k].SetLen(len(b))
+		k++
+		size += len(b)
+	}
+	return q.sendIovs(k, size)
 }
 
 // drop counts a packet the kernel refused, or a broken chain.
