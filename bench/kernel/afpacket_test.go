@@ -74,6 +74,7 @@ func TestAFPacketCompare(t *testing.T) {
 			}
 			r.f = f
 			var ts tcpSample
+			tcpDrops := "-"
 			var pout strings.Builder
 			// startProbe runs cmd after delay, unless there is no switch process.
 			startProbe := func(cmd string, delay float64) (*exec.Cmd, error) {
@@ -122,6 +123,12 @@ func TestAFPacketCompare(t *testing.T) {
 				if pc != nil {
 					pc.Wait()
 				}
+				if dr, ok := f.(dropper); ok && err == nil {
+					tcpDrops = "none"
+					if d, derr := dr.drops(ctx); derr == nil && len(d) > 0 {
+						tcpDrops = fmt.Sprint(d) // over the switch's life: the packet rate's too
+					}
+				}
 				return s, err
 			}()
 			out := pout.String()
@@ -136,7 +143,7 @@ func TestAFPacketCompare(t *testing.T) {
 			if withTCP {
 				x.gbps = append(x.gbps, ts.gbps)
 				x.tcpCPU = append(x.tcpCPU, ts.cpu.switchPct)
-				t.Logf("%-8s run %d: TCP %.2f Gb/s, %d retransmits, switch %.0f%% CPU", b.label, i, ts.gbps, ts.retransmits, ts.cpu.switchPct)
+				t.Logf("%-8s run %d: TCP %.2f Gb/s, %d retransmits, switch %.0f%% CPU; switch drops: %s", b.label, i, ts.gbps, ts.retransmits, ts.cpu.switchPct, tcpDrops)
 			}
 			if !withPPS {
 				if out != "" {
