@@ -13,7 +13,14 @@ import (
 	"time"
 
 	procs "github.com/mswitch/mswitch/bench/internal/proc"
+	"golang.org/x/sys/unix"
 )
+
+// The processes the set starts must not inherit the descriptors the test
+// process was given: under flock(1) the measurement lock is one, and a
+// switch left running after a failed or killed test held it, and so stopped
+// every later measurement, until someone killed it.
+func init() { unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC) }
 
 // clockTick is the unit of the times in /proc/PID/stat and /proc/stat:
 // USER_HZ, 100 on every Linux architecture Go runs on.
