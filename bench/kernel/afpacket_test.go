@@ -14,10 +14,11 @@ import (
 
 // TestAFPacketCompare measures mswitchd with two afpacket ports, for one or
 // more mswitchd binaries taken in turn (A B A B ...): trafgen's maximum
-// rate of 64-byte frames (unless MSWBENCH_AFPACKET_PPS=0), then (unless
-// MSWBENCH_AFPACKET_TCP=0) one iperf3 TCP stream with the veths' offloads on. It prints each run and the
-// medians, with ratios against the first binary: the comparison the port's
-// performance changes are judged by, without the rest of the set.
+// rate (unless MSWBENCH_AFPACKET_PPS=0), then (unless
+// MSWBENCH_AFPACKET_TCP=0) one iperf3 TCP stream with the veths' offloads
+// on. It prints each run and the medians, with ratios against the first
+// binary: the comparison the port's performance changes are judged by,
+// without the rest of the set.
 //
 //	MSWBENCH_AFPACKET=old=/tmp/a/mswitchd,new=/tmp/b/mswitchd \
 //	MSWBENCH_AFPACKET_RUNS=3 go test -run AFPacketCompare -v -timeout 30m ./bench/kernel
@@ -26,8 +27,9 @@ import (
 // reference of the TCP target, in the same run (its ratios are against the
 // first entry too).
 //
-// MSWBENCH_AFPACKET_SECS is the window (default 3 s after a 1-s warmup),
-// MSWBENCH_AFPACKET_MODE the ports' mode (default interrupt), and
+// MSWBENCH_AFPACKET_FRAME is the packet rate's frame size with FCS (64 or
+// 1518; default 64), MSWBENCH_AFPACKET_SECS the window (default 3 s after a
+// 1-s warmup), MSWBENCH_AFPACKET_MODE the ports' mode (default interrupt), and
 // MSWBENCH_AFPACKET_PROBE a command run during each packet-rate window
 // with {pid} and {secs} replaced (perf stat -p {pid} ..., strace -c -f -p
 // {pid}), whose output is printed; MSWBENCH_AFPACKET_TCPPROBE the same
@@ -45,6 +47,7 @@ func TestAFPacketCompare(t *testing.T) {
 	secs := max(envInt("MSWBENCH_AFPACKET_SECS", 3), 1)
 	withTCP := envInt("MSWBENCH_AFPACKET_TCP", 1) != 0
 	withPPS := envInt("MSWBENCH_AFPACKET_PPS", 1) != 0
+	frame := envInt("MSWBENCH_AFPACKET_FRAME", 64)
 	mode := os.Getenv("MSWBENCH_AFPACKET_MODE")
 	if mode == "" {
 		mode = "interrupt"
@@ -104,7 +107,7 @@ func TestAFPacketCompare(t *testing.T) {
 					if err != nil {
 						return s, err
 					}
-					s, err = r.pps(ctx, 60, 0)
+					s, err = r.pps(ctx, frame-4, 0)
 					if pc != nil {
 						pc.Wait()
 					}
