@@ -149,13 +149,18 @@ const (
 	// ring).
 	DefaultRingSize = 2048
 	// DefaultRxRingSize is the default size of the RX ring, and so of the
-	// fill ring and the number of RX frames: twice the TX ring, because a
-	// full RX ring drops what the interface receives (veth counts it in
-	// rx_queue_0_drops) while a full TX ring only makes the fabric wait.
-	// 4,096 frames hold 9 ms of 64-byte frames at 450 kp/s, which is what
-	// a switch thread that another thread of its core delays needs; with
-	// 2,048 the kernel set lost 0.1-1.4 % at trafgen's maximum rate.
-	DefaultRxRingSize = 4096
+	// fill ring and the number of RX frames (64 MiB of 4 KB frames): eight
+	// times the TX ring, because a full RX ring drops what the interface
+	// receives (veth counts it in rx_dropped) while a full TX ring only
+	// makes the fabric wait. An Interrupt-mode queue's thread sleeps
+	// between batches, and on a core that other processes also use the
+	// kernel's scheduler can keep it waiting, runnable, for 20 ms and
+	// more at a time (perf sched timehist of the kernel set: 18 and 23
+	// ms in a row behind another process's test binary): 16,384 frames
+	// hold 20 ms of 64-byte frames at 800 kp/s, and 160 ms at 100 kp/s.
+	// With 4,096 the kernel set lost 0.1-8 % at trafgen's maximum rate
+	// and at 100 kp/s (2,048: 0.1-1.4 % at the maximum rate).
+	DefaultRxRingSize = 16384
 	// MinRingSize and MaxRingSize bound each ring's size.
 	MinRingSize = 64
 	MaxRingSize = 1 << 16
