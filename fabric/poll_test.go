@@ -146,3 +146,48 @@ func TestPollGroupRaisesProcs(t *testing.T) {
 		t.Fatalf("GOMAXPROCS %d (raised from %d to %d), want 2", n, from, to)
 	}
 }
+
+// TestPollThreadStaysAwake checks that a poll thread that has forwarded a
+// packet sleeps again only after fabric.AwakeYields empty passes: traffic
+// with short gaps (a ping every few ms) never waits for the end of a sleep.
+func TestPollThreadStaysAwake(t *testing.T) {
+	checkNoLeak(t)
+	g, err := fabric.NewPollGroup(fabric.PollGroupOptions{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	sw, err := fabric.New("s", fabric.Options{Logic: codedLogic, Polls: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Close()
+	src := attachPipe(t, sw, pipe.Options{BusyPoll: true}, fabric.PortConfig{Name: "src"})
+	dst := attachPipe(t, sw, pipe.Options{}, fabric.PortConfig{Name: "dst"})
+
+	before := g.Stats()[0].Passes // the pass that forwards the frame comes after
+	sendAll(t, src.end, [][]byte{makeFrame(1, src.id, uint16(dst.id), nil, 60)}, 10*time.Second)
+	for deadline := time.Now().Add(10 * time.Second); len(dst.drain(t)) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the frame did not arrive")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	sleeps := g.Stats()[0].Sleeps // read after the busy pass
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		s := g.Stats()[0].Sleeps
+		passes := g.Stats()[0].Passes // read after s
+		if s != sleeps {
+			// The thread slept after its busy pass, which came after
+			// before: at least AwakeYields empty passes ago.
+			if n := passes - before; n < fabric.AwakeYields {
+				t.Fatalf("the poll thread slept %d passes after it forwarded a frame, want %d or more", n, fabric.AwakeYields)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle poll thread did not sleep in %d passes", passes-before)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}

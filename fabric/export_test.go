@@ -1,0 +1,4 @@
+package fabric
+
+// AwakeYields is awakeYields, for the external tests.
+const AwakeYields = awakeYields
