@@ -155,11 +155,14 @@ const (
 	// makes the fabric wait. An Interrupt-mode queue's thread sleeps
 	// between batches, and on a core that other processes also use the
 	// kernel's scheduler can keep it waiting, runnable, for 20 ms and
-	// more at a time (perf sched timehist of the kernel set: 18 and 23
-	// ms in a row behind another process's test binary): 16,384 frames
-	// hold 20 ms of 64-byte frames at 800 kp/s, and 160 ms at 100 kp/s.
-	// With 4,096 the kernel set lost 0.1-8 % at trafgen's maximum rate
-	// and at 100 kp/s (2,048: 0.1-1.4 % at the maximum rate).
+	// more at a time (perf sched timehist during bench/kernel's
+	// TestAFXDPCompare: 18 and 23 ms in a row behind another process's
+	// test binary): 16,384 frames hold 20 ms of 64-byte frames at 800
+	// kp/s, and 160 ms at 100 kp/s. With 4,096, TestAFXDPCompare lost
+	// 0.1-4.8 % at trafgen's maximum rate and 3.6-23 % at 100 kp/s with a
+	// busy loop on the switch's core; 16,384 lost nothing in either but
+	// one run of the latter (2,048 frames: the kernel set lost 0.1-1.4 %
+	// at the maximum rate).
 	DefaultRxRingSize = 16384
 	// MinRingSize and MaxRingSize bound each ring's size.
 	MinRingSize = 64
