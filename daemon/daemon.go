@@ -45,6 +45,10 @@ type Config struct {
 	PollThreads int
 	// PollCPUs, if set, pins poll thread i to CPU PollCPUs[i%len].
 	PollCPUs []int
+	// PollNoSleep keeps idle poll threads polling for ever, as DPDK's
+	// poll-mode threads (fabric.PollGroupOptions.NoSleep): the lowest
+	// latency for sparse traffic, a whole CPU per thread at any load.
+	PollNoSleep bool
 
 	listenMemif memifListenFunc // tests replace the memif backend
 }
@@ -123,7 +127,7 @@ func New(cfg Config) (*Daemon, error) {
 		// queues need another one, even on one CPU (the kernel then
 		// shares the CPU between them).
 		g, err := fabric.NewPollGroup(fabric.PollGroupOptions{Threads: cfg.PollThreads, CPUs: cfg.PollCPUs,
-			RaiseProcs: true, Raised: func(from, to int) {
+			NoSleep: cfg.PollNoSleep, RaiseProcs: true, Raised: func(from, to int) {
 				d.log.Info("raised GOMAXPROCS for the poll threads", "from", from, "to", to)
 			}})
 		if err != nil {

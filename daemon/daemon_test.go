@@ -37,7 +37,14 @@ type testDaemon struct {
 // start runs a daemon whose socket and state file are in dir.
 func start(t *testing.T, dir string) *testDaemon {
 	t.Helper()
-	d, err := daemon.New(daemon.Config{StatePath: filepath.Join(dir, "state.json"), Dir: dir, Logger: testLogger(t)})
+	return startWith(t, dir, daemon.Config{})
+}
+
+// startWith is start with cfg's other settings.
+func startWith(t *testing.T, dir string, cfg daemon.Config) *testDaemon {
+	t.Helper()
+	cfg.StatePath, cfg.Dir, cfg.Logger = filepath.Join(dir, "state.json"), dir, testLogger(t)
+	d, err := daemon.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mswitch/mswitch/control"
+	"github.com/mswitch/mswitch/daemon"
 )
 
 // Poll-mode memif ports are drained by the daemon's poll thread: traffic
@@ -58,5 +59,29 @@ func TestPollThreads(t *testing.T) {
 	ts = must[[]control.PollThread](t)(c.PollThreads(cx))
 	if !slices.Equal(ts[0].Queues, []string{"sw0/m2/0"}) {
 		t.Fatalf("after deleting m1: %+v", ts)
+	}
+}
+
+// With PollNoSleep, a poll thread whose queue is up but idle never sleeps
+// (the default lets it sleep after about 16 ms).
+func TestPollNoSleep(t *testing.T) {
+	for _, noSleep := range []bool{false, true} {
+		dir := t.TempDir()
+		td := startWith(t, dir, daemon.Config{PollNoSleep: noSleep})
+		c, cx := td.c, ctx(t)
+		must[control.SwitchInfo](t)(c.AddSwitch(cx, control.SwitchSpec{Name: "sw0"}))
+		must[control.PortInfo](t)(c.AddPort(cx, "sw0", control.PortSpec{Name: "m1", Type: control.TypeMemif,
+			Memif: &control.MemifSpec{ID: 1, Secret: "pw", Mode: "poll"}}))
+		dial(t, filepath.Join(dir, "memif.sock"), 1)
+		// The thread slept while the port was down: count from when it
+		// is up.
+		time.Sleep(50 * time.Millisecond)
+		before := must[[]control.PollThread](t)(c.PollThreads(cx))
+		time.Sleep(200 * time.Millisecond)
+		ts := must[[]control.PollThread](t)(c.PollThreads(cx))
+		if len(ts) != 1 || (ts[0].Sleeps == before[0].Sleeps) != noSleep {
+			t.Errorf("PollNoSleep %v: poll threads %+v, before %+v", noSleep, ts, before)
+		}
+		td.stop()
 	}
 }

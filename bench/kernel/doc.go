@@ -29,7 +29,8 @@
 //     learning switch with two kernel ports of that type, in interrupt mode;
 //     mswitch-afxdp-adaptive and mswitch-afxdp-poll: the same afxdp ports in
 //     adaptive mode (polling for a short window after each packet) and in
-//     poll mode (a core busy-polling, as OVS's PMD).
+//     poll mode (a core busy-polling, as OVS's PMD: mswitchd
+//     -poll-sleep=false).
 //
 // The workloads, each through every switch:
 //

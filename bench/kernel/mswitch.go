@@ -17,6 +17,7 @@ import (
 // switch CPU (so its GOMAXPROCS is 1), with a learning switch sw0 and v1,
 // v2 as kernel ports of type afxdp or afpacket, in the given mode
 // (KernelSpec.Mode: interrupt, adaptive or poll; "" for mswitchd's default).
+// In poll mode its poll thread never sleeps (mswitchd -poll-sleep=false).
 type mswitch struct {
 	afxdp    bool
 	mode     string
@@ -97,7 +98,12 @@ func (m *mswitch) up(ctx context.Context, t *topo) error {
 	if err != nil {
 		return err
 	}
-	m.d, err = start(nil, inNS(t.sw, switchCPU, m.bin, "-dir", d, "-state", "none", "-log-level", "warn")...)
+	args := []string{"-dir", d, "-state", "none", "-log-level", "warn"}
+	if m.mode == "poll" {
+		// As OVS's PMD thread: it never sleeps.
+		args = append(args, "-poll-sleep=false")
+	}
+	m.d, err = start(nil, inNS(t.sw, switchCPU, append([]string{m.bin}, args...)...)...)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,8 @@ const (
 	SwitchMswitchAFXDP    = "mswitch-afxdp"
 	SwitchMswitchAFPacket = "mswitch-afpacket"
 	// SwitchMswitchAFXDPPoll is mswitch-afxdp with busy-polling queues
-	// (--mode poll): OVS's PMD way, a core for latency.
+	// (--mode poll) drained by a poll thread that never sleeps
+	// (mswitchd -poll-sleep=false): OVS's PMD way, a core for latency.
 	SwitchMswitchAFXDPPoll = "mswitch-afxdp-poll"
 	// SwitchMswitchAFXDPAdaptive is mswitch-afxdp with adaptive queues
 	// (--mode adaptive, the default window): interrupt mode that polls

@@ -49,6 +49,7 @@ type options struct {
 	logJSON, version                bool
 	pollThreads                     int
 	pollCPUs                        []int
+	pollSleep                       bool
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
@@ -65,6 +66,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.logJSON, "log-json", false, "log in JSON instead of text")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.IntVar(&o.pollThreads, "poll-threads", 1, "number of poll `threads` (as Open vSwitch's PMD threads) that drain the queues of all poll-mode ports; 0: a goroutine per queue instead")
+	fs.BoolVar(&o.pollSleep, "poll-sleep", true, "let a poll thread whose queues have all been empty for a while (about 16 ms) sleep in short steps until packets come; false: it polls for ever, as a DPDK PMD thread (lowest latency, a whole CPU at any load)")
 	fs.Func("poll-cpus", "pin the poll threads to these `CPUs` (comma-separated; thread i on the i-th, round robin)", func(v string) error {
 		o.pollCPUs = nil
 		for _, f := range strings.Split(v, ",") {
@@ -169,7 +171,7 @@ func serve(ctx context.Context, o *options, gid int, log *slog.Logger) error {
 		threads = -1 // the daemon's "none"
 	}
 	d, err := daemon.New(daemon.Config{StatePath: o.state, Dir: o.dir, MemifSocket: o.memifSocket, Logger: log,
-		PollThreads: threads, PollCPUs: o.pollCPUs})
+		PollThreads: threads, PollCPUs: o.pollCPUs, PollNoSleep: !o.pollSleep})
 	if err != nil {
 		return err
 	}
