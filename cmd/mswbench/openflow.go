@@ -282,11 +282,11 @@ func plotOpenflowThroughput(rep *ofbench.Report) ([]*plot.Plot, error) {
 		if len(groups) == 0 {
 			continue
 		}
-		series := []bars{ms, ov}
+		series, title := []bars{ms, ov}, fmt.Sprintf("60-byte throughput, caches %s", cache)
 		if cache == ofbench.CacheNone { // OVS has no such setting
-			series = series[:1]
+			series, title = series[:1], title+" (mswitch only)"
 		}
-		p, err := groupedBars(fmt.Sprintf("60-byte throughput, caches %s", cache), "Mp/s (received)", groups, series)
+		p, err := groupedBars(title, "Mp/s (received)", groups, series)
 		if err != nil {
 			return nil, err
 		}
