@@ -89,10 +89,11 @@ func writeMemifMarkdown(w io.Writer, rep *memifbench.Report, m machine, cmdline,
 		"traffic, in %% of one core; for the idle ports, both. "+
 		"Gb/s counts frame bytes only. mswitchd and pktgen are not pinned; testpmd pins its lcores as in "+
 		"peer-measurements.md §2 (`--lcores=0@0,1@1`: main lcore on CPU 0, forwarding lcore on CPU 1). "+
-		"**The machine has %d cores**: in poll mode mswitchd busy-polls the input ring of each of its two "+
-		"connected ports (two goroutines) while the pktgen sender and receiver busy-poll too, so four busy loops "+
-		"share %d cores; the extra poll rows run through a second mswitchd started with GOMAXPROCS=1, whose "+
-		"polling goroutines then share one core, as testpmd's forwarding lcore does. _Background_ is the CPU the machine spent on other work during the measurement "+
+		"**The machine has %d cores**: in poll mode mswitchd's poll thread busy-polls the input rings of its two "+
+		"connected ports while the pktgen sender and receiver busy-poll too, so three busy loops "+
+		"share %d cores; the extra poll rows run through a second mswitchd started with GOMAXPROCS=1 (which it "+
+		"raises to 2 once its poll thread has queues: the thread holds one processor, the API and the "+
+		"interrupt-mode queues get the other). _Background_ is the CPU the machine spent on other work during the measurement "+
 		"windows (busy time from /proc/stat minus the utime+stime of the set's own processes; the most over the runs), in %% "+
 		"of one core (%d = all cores busy): the machine is shared, and numbers measured with a high background are "+
 		"worth less. Before each phase the set waits up to %v for that load to fall below 25%% of a core, and a "+
