@@ -102,6 +102,12 @@ type KernelSpec struct {
 	// PollWindowUS is how long, in µs, an adaptive queue keeps polling
 	// after its last packet; 0: the backend's default (50).
 	PollWindowUS int `json:"poll_window_us,omitempty"`
+	// RxRing is the number of frames in each afxdp queue's RX (and fill)
+	// ring, a power of two from 64 to 65536: what the kernel can hold for
+	// the switch while its thread waits (a full ring drops). Each frame is
+	// 4 KB of memory, allocated when the port opens; 0: the backend's
+	// default, 16384 (64 MiB per queue). AF_XDP only.
+	RxRing int `json:"rx_ring,omitempty"`
 }
 
 // TapSpec configures a TAP port: the host's stack sees a network interface

@@ -72,8 +72,14 @@ func normalizeKernel(spec *control.PortSpec) error {
 			if _, err := afxdp.ParseXDPMode(k.XDPMode); err != nil {
 				return badRequest("afxdp port %q: XDP mode %q is not auto, native or generic", spec.Name, k.XDPMode)
 			}
+			if r := k.RxRing; r != 0 && (r < afxdp.MinRingSize || r > afxdp.MaxRingSize || r&(r-1) != 0) {
+				return badRequest("afxdp port %q: RX ring of %d frames is not a power of two from %d to %d",
+					spec.Name, r, afxdp.MinRingSize, afxdp.MaxRingSize)
+			}
 		} else if k.XDPMode != "" {
 			return badRequest("afpacket port %q: an XDP mode does not apply", spec.Name)
+		} else if k.RxRing != 0 {
+			return badRequest("afpacket port %q: an RX ring size applies to afxdp ports only", spec.Name)
 		}
 		queues = &k.Queues
 	}
@@ -106,7 +112,8 @@ func (d *Daemon) openKernel(spec control.PortSpec) (fabric.Backend, string, erro
 	if spec.Type == control.TypeAFXDP {
 		xm, _ := afxdp.ParseXDPMode(k.XDPMode)
 		mode, _ := afxdp.ParseMode(k.Mode)
-		cfg := afxdp.Config{Interface: k.Interface, Queues: k.Queues, Mode: mode, PollWindow: window, XDPMode: xm, Logger: log}
+		cfg := afxdp.Config{Interface: k.Interface, Queues: k.Queues, Mode: mode, PollWindow: window, XDPMode: xm,
+			RxRingSize: k.RxRing, Logger: log}
 		p, err := afxdp.Open(cfg)
 		if err == nil {
 			return p, control.TypeAFXDP, nil

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -174,8 +175,9 @@ func TestKernelPorts(t *testing.T) {
 	n.host("3", 3, 1500)
 	d.ctl(t, "port", "add", "sw0", "h1", "--type", "afxdp", "--interface", n.swIf("1"))
 	d.ctl(t, "port", "add", "sw0", "h2", "--type", "afpacket", "--interface", n.swIf("2"))
-	// h3 polls: mswitchd's poll thread drains it.
-	d.ctl(t, "port", "add", "sw0", "h3", "--type", "afxdp", "--xdp-mode", "generic", "--mode", "poll", "--interface", n.swIf("3"))
+	// h3 polls: mswitchd's poll thread drains it; its RX ring is small
+	// (512 frames, not 16,384).
+	d.ctl(t, "port", "add", "sw0", "h3", "--type", "afxdp", "--xdp-mode", "generic", "--mode", "poll", "--rx-ring", "512", "--interface", n.swIf("3"))
 	if out := d.ctl(t, "poll-threads"); !strings.Contains(out, "sw0/h3/0") {
 		t.Errorf("the poll thread does not drain h3:\n%s", out)
 	}
@@ -183,7 +185,11 @@ func TestKernelPorts(t *testing.T) {
 	d.ctl(t, "port", "add", "sw0", "host", "--type", "tap", "--interface", tapName)
 	n.sh("ip", "addr", "add", n.ip(254)+"/24", "dev", tapName)
 	n.sh("ip", "link", "set", tapName, "up")
-	t.Log(d.ctl(t, "port", "list", "sw0"))
+	if out := d.ctl(t, "port", "list", "sw0"); !regexp.MustCompile(`(?m)^h3 .* mode=poll xdp-mode=generic rx-ring=512 via=afxdp`).MatchString(out) {
+		t.Errorf("port list does not show h3's RX ring:\n%s", out)
+	} else {
+		t.Log(out)
+	}
 
 	hosts := map[string]int{"1": 1, "2": 2, "3": 3}
 	for a := range hosts {

@@ -92,6 +92,7 @@ func (a *app) portCmd() *cobra.Command {
 		ifname     string
 		xdpMode    string
 		pollWindow time.Duration
+		rxRing     int
 	)
 	add := &cobra.Command{
 		Use:   "add SWITCH NAME",
@@ -133,6 +134,9 @@ or with $MSWITCH_SOCKET.`,
 				if f.Changed("poll-window") {
 					return fmt.Errorf("--poll-window applies to afxdp and afpacket ports, not memif ones")
 				}
+				if f.Changed("rx-ring") {
+					return fmt.Errorf("--rx-ring applies to afxdp ports, not memif ones (see --ring-size)")
+				}
 				mm := m
 				if mm.Socket != "" && mm.Socket[0] != '@' {
 					abs, err := filepath.Abs(mm.Socket)
@@ -143,7 +147,7 @@ or with $MSWITCH_SOCKET.`,
 				}
 				spec.Memif = &mm
 			case control.TypePipe:
-				for _, n := range []string{"socket", "id", "queues", "mode", "secret", "ring-size", "interface", "xdp-mode", "poll-window"} {
+				for _, n := range []string{"socket", "id", "queues", "mode", "secret", "ring-size", "interface", "xdp-mode", "poll-window", "rx-ring"} {
 					if f.Changed(n) {
 						return fmt.Errorf("--%s does not apply to pipe ports", n)
 					}
@@ -156,17 +160,19 @@ or with $MSWITCH_SOCKET.`,
 					}
 				}
 				if typ == control.TypeTap {
-					if f.Changed("mode") || f.Changed("xdp-mode") || f.Changed("poll-window") {
-						return fmt.Errorf("--mode, --xdp-mode and --poll-window do not apply to tap ports")
+					if f.Changed("mode") || f.Changed("xdp-mode") || f.Changed("poll-window") || f.Changed("rx-ring") {
+						return fmt.Errorf("--mode, --xdp-mode, --poll-window and --rx-ring do not apply to tap ports")
 					}
 					spec.Tap = &control.TapSpec{Name: ifname, Queues: m.Queues}
 					break
 				}
-				if typ == control.TypeAFPacket && f.Changed("xdp-mode") {
-					return fmt.Errorf("--xdp-mode applies to afxdp ports, not afpacket ones")
+				for _, n := range []string{"xdp-mode", "rx-ring"} {
+					if typ == control.TypeAFPacket && f.Changed(n) {
+						return fmt.Errorf("--%s applies to afxdp ports, not afpacket ones", n)
+					}
 				}
 				spec.Kernel = &control.KernelSpec{Interface: ifname, Queues: m.Queues, Mode: m.Mode, XDPMode: xdpMode,
-					PollWindowUS: int(pollWindow / time.Microsecond)}
+					PollWindowUS: int(pollWindow / time.Microsecond), RxRing: rxRing}
 			}
 			_, err := a.client().AddPort(cmd.Context(), args[0], spec)
 			return err
@@ -181,6 +187,7 @@ or with $MSWITCH_SOCKET.`,
 	f.IntVarP(&m.Queues, "queues", "q", 1, "queue pairs (memif, afxdp, afpacket, tap)")
 	f.StringVar(&m.Mode, "mode", "interrupt", "memif, afxdp, afpacket: interrupt (sleeps when idle) or poll (busy-polls); afxdp, afpacket: also adaptive (polls for --poll-window after each packet, then sleeps)")
 	f.DurationVar(&pollWindow, "poll-window", 0, "afxdp, afpacket in adaptive mode: how long a queue keeps polling after its last packet (default: the backend's, 50µs)")
+	f.IntVar(&rxRing, "rx-ring", 0, "afxdp: frames in each queue's RX ring, a power of two from 64 to 65536 (4 KB of memory each; default: the backend's, 16384)")
 	f.StringVar(&m.Secret, "secret", "", "memif secret the client must present")
 	f.Uint8Var(&m.Log2RingSize, "ring-size", 0, "memif ring size, as log2 of the number of slots (default: the backend's)")
 	f.IntVar(&pipeQ, "pipe-queues", 1, "pipe queue pairs")
@@ -233,6 +240,9 @@ func portDetails(p control.PortInfo) string {
 		d = append(d, "interface="+k.Interface, fmt.Sprintf("queues=%d", k.Queues), "mode="+k.Mode)
 		if k.XDPMode != "" {
 			d = append(d, "xdp-mode="+k.XDPMode)
+		}
+		if k.RxRing != 0 {
+			d = append(d, fmt.Sprintf("rx-ring=%d", k.RxRing))
 		}
 	}
 	if t := p.Tap; t != nil {
