@@ -108,6 +108,15 @@ type KernelSpec struct {
 	// 4 KB of memory, allocated when the port opens; 0: the backend's
 	// default, 16384 (64 MiB per queue). AF_XDP only.
 	RxRing int `json:"rx_ring,omitempty"`
+	// RPSCPUs, a CPU list such as "0" or "0-1,4", steers what the
+	// interface receives to those CPUs' backlogs while the port exists
+	// (receive packet steering, one CPU per flow; the old setting comes
+	// back when the port goes), so that a flow's packets reach the switch in
+	// the order they were sent even when the sender transmits from several
+	// CPUs: a veth queues each packet on its sender's CPU, and a TCP sender
+	// whose ACKs arrive on another CPU than its application's sends from
+	// both. "" leaves the interface's RPS alone.
+	RPSCPUs string `json:"rps_cpus,omitempty"`
 }
 
 // TapSpec configures a TAP port: the host's stack sees a network interface

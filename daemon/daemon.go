@@ -92,6 +92,7 @@ type port struct {
 	mref  *memifRef
 	via   string // what carries a kernel port: afxdp, afpacket or tap
 
+	rps  *rpsSaved     // the interface's RPS before the port set it; nil: untouched
 	tap  *tap          // the port's captures; nil before the first
 	gone chan struct{} // closed when the port is deleted
 }
@@ -373,6 +374,7 @@ func (d *Daemon) closeSwitch(s *swtch) error {
 	}
 	err := s.sw.Close() // detaches (and closes) every backend
 	for _, p := range s.ports {
+		d.restoreRPS(p)
 		if p.mref != nil {
 			d.releaseMemif(p.mref, p.spec.Memif.ID)
 		}
@@ -501,10 +503,18 @@ func (d *Daemon) attach(s *swtch, p *port) error {
 			return err
 		}
 		b, p.via = kb, via
+		if k := p.spec.Kernel; k != nil && k.RPSCPUs != "" {
+			cpus, _ := parseCPUList(k.RPSCPUs) // checked by normalize
+			if p.rps, err = setRPS(k.Interface, cpuMask(cpus)); err != nil {
+				b.Close()
+				return badRequest("%s port %q: %v", p.spec.Type, p.spec.Name, err)
+			}
+		}
 	}
 	id, err := s.sw.Attach(b, fabric.PortConfig{Name: p.spec.Name})
 	if err != nil {
 		b.Close()
+		d.restoreRPS(p)
 		if p.mref != nil {
 			d.releaseMemif(p.mref, p.spec.Memif.ID)
 		}
@@ -513,6 +523,18 @@ func (d *Daemon) attach(s *swtch, p *port) error {
 	}
 	p.id = id
 	return nil
+}
+
+// restoreRPS gives p's interface back the RPS setting it had before p, if
+// p changed it.
+func (d *Daemon) restoreRPS(p *port) {
+	if p.rps == nil {
+		return
+	}
+	if err := p.rps.restore(); err != nil {
+		d.log.Warn("restore the interface's RPS", "port", p.spec.Name, "err", err)
+	}
+	p.rps = nil
 }
 
 // deletePort detaches a port and deletes it.
@@ -529,6 +551,7 @@ func (d *Daemon) deletePort(sw, name string) error {
 	if p.attached() {
 		err = s.sw.Detach(p.id) // closes the backend
 	}
+	d.restoreRPS(p)
 	if p.mref != nil {
 		d.releaseMemif(p.mref, p.spec.Memif.ID)
 	}

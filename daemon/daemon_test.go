@@ -306,6 +306,8 @@ func TestAPIEndToEnd(t *testing.T) {
 	wantErr(t, err, 400, `afxdp port "x": RX ring of 1000 frames is not a power of two from 64 to 65536`)
 	_, err = c.AddPort(cx, "sw0", control.PortSpec{Name: "x", Type: "afpacket", Kernel: &control.KernelSpec{RxRing: 1024}})
 	wantErr(t, err, 400, `afpacket port "x": an RX ring size applies to afxdp ports only`)
+	_, err = c.AddPort(cx, "sw0", control.PortSpec{Name: "x", Type: "afpacket", Kernel: &control.KernelSpec{RPSCPUs: "1-0"}})
+	wantErr(t, err, 400, `afpacket port "x": RPS CPUs "1-0": "1-0" is not a CPU range`)
 	_, err = c.AddSwitch(cx, control.SwitchSpec{Name: "sw0"})
 	wantErr(t, err, 409, `switch "sw0" already exists`)
 	_, err = c.AddSwitch(cx, control.SwitchSpec{Name: "sw1", Module: "ovs"})

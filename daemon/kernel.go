@@ -81,6 +81,11 @@ func normalizeKernel(spec *control.PortSpec) error {
 		} else if k.RxRing != 0 {
 			return badRequest("afpacket port %q: an RX ring size applies to afxdp ports only", spec.Name)
 		}
+		if k.RPSCPUs != "" {
+			if _, err := parseCPUList(k.RPSCPUs); err != nil {
+				return badRequest("%s port %q: RPS CPUs %q: %v", spec.Type, spec.Name, k.RPSCPUs, err)
+			}
+		}
 		queues = &k.Queues
 	}
 	if *queues == 0 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -174,7 +175,22 @@ func TestKernelPorts(t *testing.T) {
 	n.host("2", 2, 1500)
 	n.host("3", 3, 1500)
 	d.ctl(t, "port", "add", "sw0", "h1", "--type", "afxdp", "--interface", n.swIf("1"))
-	d.ctl(t, "port", "add", "sw0", "h2", "--type", "afpacket", "--interface", n.swIf("2"))
+	// h2 steers what it receives to CPU 0 (RPS), so TCP arrives in order.
+	d.ctl(t, "port", "add", "sw0", "h2", "--type", "afpacket", "--rps-cpus", "0", "--interface", n.swIf("2"))
+	rps := func() uint64 {
+		b, err := os.ReadFile("/sys/class/net/" + n.swIf("2") + "/queues/rx-0/rps_cpus")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := strconv.ParseUint(strings.ReplaceAll(strings.TrimSpace(string(b)), ",", ""), 16, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := rps(); v != 1 {
+		t.Errorf("h2's interface steers to CPU mask %#x, want 0x1", v)
+	}
 	// h3 polls: mswitchd's poll thread drains it; its RX ring is small
 	// (512 frames, not 16,384).
 	d.ctl(t, "port", "add", "sw0", "h3", "--type", "afxdp", "--xdp-mode", "generic", "--mode", "poll", "--rx-ring", "512", "--interface", n.swIf("3"))
@@ -253,6 +269,11 @@ func TestKernelPorts(t *testing.T) {
 	table := d.ctl(t, "learning", "show", "sw0")
 	if !strings.Contains(table, mac) || !strings.Contains(table, "h1b") {
 		t.Errorf("learning table does not put %s on h1b:\n%s", mac, table)
+	}
+	// Deleting h2 gives its interface its RPS setting back.
+	d.ctl(t, "port", "del", "sw0", "h2")
+	if v := rps(); v != 0 {
+		t.Errorf("after deleting h2, its interface steers to CPU mask %#x, want 0", v)
 	}
 }
 

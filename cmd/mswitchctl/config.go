@@ -93,6 +93,7 @@ func (a *app) portCmd() *cobra.Command {
 		xdpMode    string
 		pollWindow time.Duration
 		rxRing     int
+		rpsCPUs    string
 	)
 	add := &cobra.Command{
 		Use:   "add SWITCH NAME",
@@ -137,6 +138,9 @@ or with $MSWITCH_SOCKET.`,
 				if f.Changed("rx-ring") {
 					return fmt.Errorf("--rx-ring applies to afxdp ports, not memif ones (see --ring-size)")
 				}
+				if f.Changed("rps-cpus") {
+					return fmt.Errorf("--rps-cpus applies to afxdp and afpacket ports, not memif ones")
+				}
 				mm := m
 				if mm.Socket != "" && mm.Socket[0] != '@' {
 					abs, err := filepath.Abs(mm.Socket)
@@ -147,7 +151,7 @@ or with $MSWITCH_SOCKET.`,
 				}
 				spec.Memif = &mm
 			case control.TypePipe:
-				for _, n := range []string{"socket", "id", "queues", "mode", "secret", "ring-size", "interface", "xdp-mode", "poll-window", "rx-ring"} {
+				for _, n := range []string{"socket", "id", "queues", "mode", "secret", "ring-size", "interface", "xdp-mode", "poll-window", "rx-ring", "rps-cpus"} {
 					if f.Changed(n) {
 						return fmt.Errorf("--%s does not apply to pipe ports", n)
 					}
@@ -160,8 +164,8 @@ or with $MSWITCH_SOCKET.`,
 					}
 				}
 				if typ == control.TypeTap {
-					if f.Changed("mode") || f.Changed("xdp-mode") || f.Changed("poll-window") || f.Changed("rx-ring") {
-						return fmt.Errorf("--mode, --xdp-mode, --poll-window and --rx-ring do not apply to tap ports")
+					if f.Changed("mode") || f.Changed("xdp-mode") || f.Changed("poll-window") || f.Changed("rx-ring") || f.Changed("rps-cpus") {
+						return fmt.Errorf("--mode, --xdp-mode, --poll-window, --rx-ring and --rps-cpus do not apply to tap ports")
 					}
 					spec.Tap = &control.TapSpec{Name: ifname, Queues: m.Queues}
 					break
@@ -172,7 +176,7 @@ or with $MSWITCH_SOCKET.`,
 					}
 				}
 				spec.Kernel = &control.KernelSpec{Interface: ifname, Queues: m.Queues, Mode: m.Mode, XDPMode: xdpMode,
-					PollWindowUS: int(pollWindow / time.Microsecond), RxRing: rxRing}
+					PollWindowUS: int(pollWindow / time.Microsecond), RxRing: rxRing, RPSCPUs: rpsCPUs}
 			}
 			_, err := a.client().AddPort(cmd.Context(), args[0], spec)
 			return err
@@ -188,6 +192,7 @@ or with $MSWITCH_SOCKET.`,
 	f.StringVar(&m.Mode, "mode", "interrupt", "memif, afxdp, afpacket: interrupt (sleeps when idle) or poll (busy-polls); afxdp, afpacket: also adaptive (polls for --poll-window after each packet, then sleeps)")
 	f.DurationVar(&pollWindow, "poll-window", 0, "afxdp, afpacket in adaptive mode: how long a queue keeps polling after its last packet (default: the backend's, 50µs)")
 	f.IntVar(&rxRing, "rx-ring", 0, "afxdp: frames in each queue's RX ring, a power of two from 64 to 65536 (4 KB of memory each; default: the backend's, 16384)")
+	f.StringVar(&rpsCPUs, "rps-cpus", "", "afxdp, afpacket: steer what the interface receives to these CPUs (RPS, one per flow; e.g. 0 or 0-1) while the port exists, so that a flow's packets arrive in order (default: leave RPS alone)")
 	f.StringVar(&m.Secret, "secret", "", "memif secret the client must present")
 	f.Uint8Var(&m.Log2RingSize, "ring-size", 0, "memif ring size, as log2 of the number of slots (default: the backend's)")
 	f.IntVar(&pipeQ, "pipe-queues", 1, "pipe queue pairs")
@@ -243,6 +248,9 @@ func portDetails(p control.PortInfo) string {
 		}
 		if k.RxRing != 0 {
 			d = append(d, fmt.Sprintf("rx-ring=%d", k.RxRing))
+		}
+		if k.RPSCPUs != "" {
+			d = append(d, "rps-cpus="+k.RPSCPUs)
 		}
 	}
 	if t := p.Tap; t != nil {
