@@ -123,8 +123,14 @@ func (m *mswitch) up(ctx context.Context, t *topo) error {
 		return err
 	}
 	for _, v := range []string{t.v1, t.v2} {
-		p, err := c.AddPort(ctx, "sw0", control.PortSpec{Name: v, Type: m.typ(),
-			Kernel: &control.KernelSpec{Interface: v, Queues: 1, Mode: m.mode, PollWindowUS: m.windowUS}})
+		k := &control.KernelSpec{Interface: v, Queues: 1, Mode: m.mode, PollWindowUS: m.windowUS}
+		if !m.afxdp {
+			// One backlog per flow: the TCP sender transmits from both
+			// CPUs (see the notes), and AF_PACKET gets what veth queued
+			// on each, interleaved.
+			k.RPSCPUs = rpsCPU
+		}
+		p, err := c.AddPort(ctx, "sw0", control.PortSpec{Name: v, Type: m.typ(), Kernel: k})
 		if err != nil {
 			return fmt.Errorf("mswitchd: add %s port %s: %w\n%s", m.typ(), v, err, tail(m.d.Out.String()))
 		}
@@ -157,12 +163,19 @@ func (m *mswitch) pid() int {
 // with them.
 func (m *mswitch) offloads() []bool { return []bool{true, false} }
 
+// rpsCPU is where the afpacket ports' interfaces steer what they receive
+// (KernelSpec.RPSCPUs): the hosts' CPU, where veth queues most of it anyway.
+const rpsCPU = "0"
+
 func (m *mswitch) note() string {
 	mode := m.mode
 	if mode == "" {
 		mode = "default"
 	}
 	n := "learning switch, " + mode + " mode, backends " + strings.Join(m.backends, ", ")
+	if !m.afxdp {
+		n += ", RPS to CPU " + rpsCPU + " (--rps-cpus)"
+	}
 	if m.afxdp {
 		for _, b := range m.backends {
 			if b != "" && b != control.TypeAFXDP {
