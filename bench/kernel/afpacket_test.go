@@ -33,7 +33,10 @@ import (
 // MSWBENCH_AFPACKET_PROBE a command run during each packet-rate window
 // with {pid} and {secs} replaced (perf stat -p {pid} ..., strace -c -f -p
 // {pid}), whose output is printed; MSWBENCH_AFPACKET_TCPPROBE the same
-// during each TCP stream (from 1 s into it). It uses the prefix mxp.
+// during each TCP stream (from 1 s into it). MSWBENCH_AFPACKET_RPS,
+// "label:cpus,...", sets the ports' --rps-cpus of an entry (default 0, "-"
+// for none).
+// It uses the prefix mxp.
 func TestAFPacketCompare(t *testing.T) {
 	spec := os.Getenv("MSWBENCH_AFPACKET")
 	if spec == "" {
@@ -54,6 +57,12 @@ func TestAFPacketCompare(t *testing.T) {
 	}
 	probe := os.Getenv("MSWBENCH_AFPACKET_PROBE")
 	tcpProbe := os.Getenv("MSWBENCH_AFPACKET_TCPPROBE")
+	rps := make(map[string]string)
+	for _, e := range strings.Split(os.Getenv("MSWBENCH_AFPACKET_RPS"), ",") {
+		if label, cpus, ok := strings.Cut(e, ":"); ok {
+			rps[label] = cpus
+		}
+	}
 
 	o := Options{Duration: time.Duration(secs) * time.Second, Warmup: time.Second, Prefix: "mxp", Logf: t.Logf}
 	o.defaults()
@@ -71,7 +80,7 @@ func TestAFPacketCompare(t *testing.T) {
 	for i := 0; i < runs; i++ {
 		for _, b := range bins {
 			r := &runner{o: o, dir: dir, name: b.label, t: newTopo(o.Prefix, false), rep: &Report{Machine: mach}}
-			var f fwd = &mswitch{mode: mode, bin: b.path, dir: dir}
+			var f fwd = &mswitch{mode: mode, bin: b.path, dir: dir, rps: rps[b.label]}
 			if b.path == "bridge" {
 				f = &bridge{}
 			}

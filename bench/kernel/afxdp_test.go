@@ -24,11 +24,11 @@ import (
 //	MSWBENCH_AFXDP_RUNS=5 MSWBENCH_AFXDP_MODE=interrupt \
 //	go test -run AFXDPCompare -v -timeout 30m ./bench/kernel
 //
-// MSWBENCH_AFXDP_RATE offers a fixed rate instead (packets per second;
-// trafgen 0.6.8's --rate sends each second's packets in one burst at its
-// full speed and then idles: mxq-h1e's tx_packets, read every millisecond
-// at 100,000 pps, rose by 100,000 in about 130 ms at 550-800 kp/s, then
-// not at all for 850 ms, so a fixed rate tests bursts, not a steady load),
+// MSWBENCH_AFXDP_RATE offers a fixed rate instead (packets per second,
+// steady: mswpace sends one frame every 1/rate seconds; trafgen 0.6.8's
+// --rate sent each second's packets in one burst at its full speed and then
+// idled: mxq-h1e's tx_packets, read every millisecond at 100,000 pps, rose by
+// 100,000 in about 130 ms at 550-800 kp/s, then not at all for 850 ms),
 // MSWBENCH_AFXDP_PING=2ms sends 500 pings at that interval instead,
 // MSWBENCH_AFXDP_SIZE sets the frame size (default 60 bytes, 64 with the FCS),
 // MSWBENCH_AFXDP_SECS is the window (default 3 s after a 1-s warmup), and

@@ -44,7 +44,10 @@
 //     (/proc/PID/stat) and the machine's busy and softirq time
 //     (/proc/stat), each per forwarded packet; for OVS also the PMD's
 //     processing cycles per packet (ovs-appctl dpif-netdev/pmd-stats-show);
-//   - the same at a fixed offered rate (trafgen -b, 100 kpps);
+//   - the same at a fixed offered rate, 100 kpps of 64-byte frames, sent
+//     steadily by mswpace (this package's generator: one frame every 10 µs,
+//     busy-waiting in between) where trafgen's --rate would send each
+//     second's frames in one burst;
 //   - TCP: iperf3, one stream mxk-h1 -> mxk-h2, with the veths' offloads as
 //     each switch needs them to work: on for the kernel's bridge and OVS's
 //     system ports (with userspace-tso-enable), off for OVS's afxdp ports,
@@ -61,7 +64,7 @@
 // at the end, on failure and on SIGINT; it never touches the root
 // namespace's interfaces. Every process it starts is ended by its PID, and
 // every traffic run is bounded in time. Run needs root, two CPUs, ip,
-// ethtool, taskset, nft, trafgen, iperf3 and ping; the OVS rows need
-// ovsdb-server, ovs-vswitchd, ovs-vsctl and ovs-appctl, and are skipped,
-// with the reason, without them.
+// ethtool, taskset, nft, trafgen, iperf3, ping and the go command (to build
+// mswitchd and mswpace); the OVS rows need ovsdb-server, ovs-vswitchd,
+// ovs-vsctl and ovs-appctl, and are skipped, with the reason, without them.
 package kernelbench

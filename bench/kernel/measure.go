@@ -3,12 +3,14 @@ package kernelbench
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -18,17 +20,16 @@ import (
 	"time"
 )
 
-// trafgenConf is trafgen's configuration for one frame of size bytes
-// (without the FCS) from src to dst: IPv4 h1 -> h2, UDP to sinkPort, a
-// zero payload and no UDP checksum.
-func trafgenConf(src, dst string, size int) (string, error) {
+// udpFrame is the set's frame of size bytes (without the FCS) from src to
+// dst: IPv4 h1 -> h2, UDP to sinkPort, a zero payload and no UDP checksum.
+func udpFrame(src, dst string, size int) ([]byte, error) {
 	s, err1 := net.ParseMAC(src)
 	d, err2 := net.ParseMAC(dst)
 	if err := errors.Join(err1, err2); err != nil {
-		return "", err
+		return nil, err
 	}
 	if size < 42 {
-		return "", fmt.Errorf("frame of %d bytes: less than the headers", size)
+		return nil, fmt.Errorf("frame of %d bytes: less than the headers", size)
 	}
 	f := make([]byte, size)
 	copy(f[0:], d)
@@ -53,6 +54,15 @@ func trafgenConf(src, dst string, size int) (string, error) {
 	binary.BigEndian.PutUint16(udp[0:], sinkPort)
 	binary.BigEndian.PutUint16(udp[2:], sinkPort)
 	binary.BigEndian.PutUint16(udp[4:], uint16(size-34))
+	return f, nil
+}
+
+// trafgenConf is trafgen's configuration for udpFrame(src, dst, size).
+func trafgenConf(src, dst string, size int) (string, error) {
+	f, err := udpFrame(src, dst, size)
+	if err != nil {
+		return "", err
+	}
 	var b strings.Builder
 	b.WriteString("/* mswitch kernel benchmark set: one UDP flow */\n{\n")
 	for i, x := range f {
@@ -184,18 +194,35 @@ type ppsSample struct {
 	pmdErr              error
 }
 
-// pps runs trafgen with frames of size bytes at rate packets per second
-// (0: as fast as it goes) and measures over a window of Options.Duration
-// after Options.Warmup.
+// pps sends frames of size bytes at rate packets per second and measures
+// over a window of Options.Duration after Options.Warmup: with trafgen as
+// fast as it goes when rate is 0, otherwise with mswpace, one frame every
+// 1/rate seconds.
 func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, error) {
 	var s ppsSample
-	conf, err := trafgenConf(r.t.mac1, r.t.mac2, size)
-	if err != nil {
-		return s, err
-	}
-	path := filepath.Join(r.dir, fmt.Sprintf("trafgen-%d.cfg", size))
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		return s, err
+	var args []string
+	if rate > 0 {
+		f, err := udpFrame(r.t.mac1, r.t.mac2, size)
+		if err != nil {
+			return s, err
+		}
+		bin, err := r.pacer()
+		if err != nil {
+			return s, err
+		}
+		// Bounded by -for too, should the stop below not come.
+		limit := r.o.Warmup + r.o.Duration + time.Minute
+		args = []string{bin, "-dev", r.t.h1e, "-frame", hex.EncodeToString(f), "-pps", fmt.Sprint(rate), "-for", limit.String()}
+	} else {
+		conf, err := trafgenConf(r.t.mac1, r.t.mac2, size)
+		if err != nil {
+			return s, err
+		}
+		path := filepath.Join(r.dir, fmt.Sprintf("trafgen-%d.cfg", size))
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			return s, err
+		}
+		args = []string{"trafgen", "--notouch-irq", "--no-sock-mem", "--cpus", "1", "--dev", r.t.h1e, "--conf", path}
 	}
 	if err := r.prime(ctx); err != nil {
 		return s, err
@@ -219,10 +246,6 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 			return s, err
 		}
 	}
-	args := []string{"trafgen", "--notouch-irq", "--no-sock-mem", "--cpus", "1", "--dev", r.t.h1e, "--conf", path}
-	if rate > 0 {
-		args = append(args, "--rate", fmt.Sprintf("%.0fpps", rate))
-	}
 	tg, err := start(nil, inNS(r.t.h1, hostCPU, args...)...)
 	if err != nil {
 		return s, err
@@ -232,7 +255,7 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 		return s, err
 	}
 	if tg.Exited() {
-		return s, trafgenErr(tg.Err(), tg.Out.String())
+		return s, trafgenErr(args[0], tg.Err(), tg.Out.String())
 	}
 	cyc, _ := r.f.(cycler)
 	if cyc != nil {
@@ -261,7 +284,7 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 		s.pmdCycles, s.pmdBusy, s.pmdErr = cyc.cycles(ctx)
 	}
 	if err := tg.Stop(syscall.SIGINT, 5*time.Second); err != nil && !isSignalExit(err) {
-		return s, trafgenErr(err, tg.Out.String())
+		return s, trafgenErr(args[0], err, tg.Out.String())
 	}
 	if err := sleep(ctx, 200*time.Millisecond); err != nil { // the last packets
 		return s, err
@@ -301,11 +324,23 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 	s.rxPps = float64(wr1.rxPackets-wr0.rxPackets) / secs
 	s.rxBytes = wr1.rxBytes - wr0.rxBytes
 	s.sent, s.received = s1-s0, r1-r0
+	if rate > 0 {
+		// Frames the interface refused count as sent and lost: the
+		// counters above do not have them.
+		var sent, refused, late uint64
+		if _, err := fmt.Sscanf(tg.Out.String(), "sent %d refused %d late %d", &sent, &refused, &late); err != nil {
+			return s, fmt.Errorf("read mswpace's summary: %w\n%s", err, tail(tg.Out.String()))
+		}
+		s.sent += refused
+		if refused > 0 || late > 0 {
+			r.o.Logf("%s: mswpace: %d frames refused, %d late (more than 1 ms behind its schedule)", r.name, refused, late)
+		}
+	}
 	if s.sent > 0 {
 		s.lossPct = 100 * float64(s.sent-min(s.sent, s.received)) / float64(s.sent)
 	}
 	if s.sent == 0 {
-		return s, fmt.Errorf("trafgen sent nothing\n%s", tail(tg.Out.String()))
+		return s, fmt.Errorf("%s sent nothing\n%s", filepath.Base(args[0]), tail(tg.Out.String()))
 	}
 	return s, nil
 }
@@ -316,11 +351,12 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 // takes only ENOBUFS as a reason to retry.
 var errTrafgenBusy = errors.New("trafgen stopped: sending returned EAGAIN (mxk-h1e's queue stopped: the switch's ring was full)")
 
-func trafgenErr(err error, out string) error {
+// trafgenErr is the error of the generator bin (trafgen or mswpace).
+func trafgenErr(bin string, err error, out string) error {
 	if strings.Contains(out, "Resource temporarily unavailable") {
 		return errTrafgenBusy
 	}
-	return fmt.Errorf("trafgen: %v\n%s", err, tail(out))
+	return fmt.Errorf("%s: %v\n%s", filepath.Base(bin), err, tail(out))
 }
 
 // stats2 returns the counters of h1e and h2e.
@@ -483,4 +519,29 @@ func parsePing(out string) (*RTT, error) {
 	}
 	rtt.Mean = sum / float64(len(us))
 	return rtt, nil
+}
+
+// pacer returns mswpace, built into the set's directory on first use
+// (from the work tree: it is the set's tool, not what it measures), or
+// taken from Options.Bin when that holds one.
+func (r *runner) pacer() (string, error) {
+	if r.o.Bin != "" {
+		if p := filepath.Join(r.o.Bin, "mswpace"); fileExists(p) {
+			return p, nil
+		}
+	}
+	p := filepath.Join(r.dir, "bin", "mswpace")
+	if fileExists(p) {
+		return p, nil
+	}
+	b, err := exec.Command("go", "build", "-o", p, "github.com/mswitch/mswitch/bench/kernel/mswpace").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build mswpace: %w: %s", err, strings.TrimSpace(string(b)))
+	}
+	return p, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -22,6 +22,7 @@ type mswitch struct {
 	afxdp    bool
 	mode     string
 	windowUS int    // KernelSpec.PollWindowUS (adaptive mode); 0: the default
+	rps      string // the afpacket ports' KernelSpec.RPSCPUs; "": rpsCPU
 	bin      string // mswitchd
 	dir      string // the set's directory
 	d        *proc
@@ -128,7 +129,7 @@ func (m *mswitch) up(ctx context.Context, t *topo) error {
 			// One backlog per flow: the TCP sender transmits from both
 			// CPUs (see the notes), and AF_PACKET gets what veth queued
 			// on each, interleaved.
-			k.RPSCPUs = rpsCPU
+			k.RPSCPUs = m.rpsCPUs()
 		}
 		p, err := c.AddPort(ctx, "sw0", control.PortSpec{Name: v, Type: m.typ(), Kernel: k})
 		if err != nil {
@@ -167,6 +168,18 @@ func (m *mswitch) offloads() []bool { return []bool{true, false} }
 // (KernelSpec.RPSCPUs): the hosts' CPU, where veth queues most of it anyway.
 const rpsCPU = "0"
 
+// rpsCPUs is the afpacket ports' RPS setting: m.rps, rpsCPU by default,
+// none for "-".
+func (m *mswitch) rpsCPUs() string {
+	if m.rps == "-" {
+		return ""
+	}
+	if m.rps != "" {
+		return m.rps
+	}
+	return rpsCPU
+}
+
 func (m *mswitch) note() string {
 	mode := m.mode
 	if mode == "" {
@@ -174,7 +187,7 @@ func (m *mswitch) note() string {
 	}
 	n := "learning switch, " + mode + " mode, backends " + strings.Join(m.backends, ", ")
 	if !m.afxdp {
-		n += ", RPS to CPU " + rpsCPU + " (--rps-cpus)"
+		n += ", RPS to CPU " + m.rpsCPUs() + " (--rps-cpus)"
 	}
 	if m.afxdp {
 		for _, b := range m.backends {

@@ -97,7 +97,8 @@ func writeKernelMarkdown(w io.Writer, rep *kernelbench.Report, m machine, cmdlin
 		"the hosts' tools (trafgen, iperf3, ping) pinned to CPU 0, the switch process to CPU 1 (taskset; the kernel's "+
 		"bridge forwards in softirq on the sender's CPU). _direct_ is no switch: one veth pair `mxk-h1e` <-> `mxk-h2e`. "+
 		"Packet rate: trafgen (`--cpus 1`) sends one UDP flow of 64-byte or 1,518-byte frames (60 and 1,514 bytes without "+
-		"FCS), at its maximum or at a fixed rate (`--rate`), for %v before and %v inside a measurement window; mxk-h2 drops "+
+		"FCS), at its maximum, for %v before and %v inside a measurement window; at the fixed rate, mswpace (bench/kernel/mswpace) "+
+		"sends the same frames steadily, one every 1/rate seconds (trafgen's `--rate` sends each second's frames in one burst); mxk-h2 drops "+
 		"the flow in an nftables netdev ingress hook. _Sent_ = mxk-h1e's tx_packets + tx_dropped, _received_ = mxk-h2e's "+
 		"rx_packets; loss = (sent − received) / sent over the whole run; rates are over the window. "+
 		"_Kernel ring drops_ are the packets of the run that the kernel dropped on their way into the switch because "+
