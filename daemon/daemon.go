@@ -504,7 +504,7 @@ func (d *Daemon) attach(s *swtch, p *port) error {
 		}
 		b, p.via = kb, via
 		if k := p.spec.Kernel; k != nil && k.RPSCPUs != "" {
-			cpus, _ := parseCPUList(k.RPSCPUs) // checked by normalize
+			cpus, _ := ParseCPUList(k.RPSCPUs) // checked by normalize
 			if p.rps, err = setRPS(k.Interface, cpuMask(cpus)); err != nil {
 				b.Close()
 				return badRequest("%s port %q: %v", p.spec.Type, p.spec.Name, err)

@@ -82,7 +82,7 @@ func normalizeKernel(spec *control.PortSpec) error {
 			return badRequest("afpacket port %q: an RX ring size applies to afxdp ports only", spec.Name)
 		}
 		if k.RPSCPUs != "" {
-			if _, err := parseCPUList(k.RPSCPUs); err != nil {
+			if _, err := ParseCPUList(k.RPSCPUs); err != nil {
 				return badRequest("%s port %q: RPS CPUs %q: %v", spec.Type, spec.Name, k.RPSCPUs, err)
 			}
 		}

@@ -21,8 +21,10 @@ import (
 // maxRPSCPU bounds the CPU numbers of an RPS list.
 const maxRPSCPU = 4095
 
-// parseCPUList reads a CPU list such as "0", "0-3" or "0,2-3".
-func parseCPUList(s string) ([]int, error) {
+// ParseCPUList reads a CPU list such as "0", "0-3" or "0,2-3", the
+// kernel's notation (cpuset, taskset -c), into CPU numbers in the order
+// given, ranges expanded.
+func ParseCPUList(s string) ([]int, error) {
 	var cpus []int
 	for _, f := range strings.Split(s, ",") {
 		lo, hi, rng := strings.Cut(strings.TrimSpace(f), "-")

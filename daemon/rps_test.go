@@ -18,13 +18,13 @@ func TestCPUList(t *testing.T) {
 		{"1,4-5", []int{1, 4, 5}, "00000032"},
 		{"0,33", []int{0, 33}, "00000002,00000001"},
 	} {
-		cpus, err := parseCPUList(c.in)
+		cpus, err := ParseCPUList(c.in)
 		if err != nil || !slices.Equal(cpus, c.cpus) || cpuMask(cpus) != c.mask {
 			t.Errorf("%q: %v %v %q; want %v %q", c.in, cpus, err, cpuMask(cpus), c.cpus, c.mask)
 		}
 	}
 	for _, bad := range []string{"", "a", "-1", "2-1", "0-", "4096", "0,,1"} {
-		if _, err := parseCPUList(bad); err == nil {
+		if _, err := ParseCPUList(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}

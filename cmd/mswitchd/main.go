@@ -26,7 +26,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -67,15 +66,12 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.IntVar(&o.pollThreads, "poll-threads", 1, "number of poll `threads` (as Open vSwitch's PMD threads) that drain the queues of all poll-mode ports; 0: a goroutine per queue instead")
 	fs.BoolVar(&o.pollSleep, "poll-sleep", true, "let a poll thread whose queues have all been empty for a while (about 16 ms) sleep in short steps until packets come; false: it polls for ever, as a DPDK PMD thread (lowest latency, a whole CPU at any load)")
-	fs.Func("poll-cpus", "pin the poll threads to these `CPUs` (comma-separated; thread i on the i-th, round robin)", func(v string) error {
-		o.pollCPUs = nil
-		for _, f := range strings.Split(v, ",") {
-			c, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || c < 0 {
-				return fmt.Errorf("CPU %q is not a CPU number", f)
-			}
-			o.pollCPUs = append(o.pollCPUs, c)
+	fs.Func("poll-cpus", "pin the poll threads to these `CPUs`, a list such as 2,3 or 2-5 (thread i on the i-th, round robin)", func(v string) error {
+		cpus, err := daemon.ParseCPUList(v)
+		if err != nil {
+			return err
 		}
+		o.pollCPUs = cpus
 		return nil
 	})
 	fs.Usage = func() {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -219,5 +220,19 @@ func TestFlags(t *testing.T) {
 	out, err = exec.Command(filepath.Join(bins, "mswitchd"), "-help").CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte("-metrics address")) {
 		t.Fatalf("-help: %v %s", err, out)
+	}
+}
+
+// TestPollCPUs: -poll-cpus takes the kernel's CPU list notation, in the
+// order given.
+func TestPollCPUs(t *testing.T) {
+	o, err := parse([]string{"-poll-cpus", "3,0-1"}, io.Discard)
+	if err != nil || !slices.Equal(o.pollCPUs, []int{3, 0, 1}) {
+		t.Fatalf("-poll-cpus 3,0-1: %v %v", o, err)
+	}
+	for _, bad := range []string{"", "x", "2-1", "-1"} {
+		if _, err := parse([]string{"-poll-cpus", bad}, io.Discard); err == nil {
+			t.Errorf("-poll-cpus %q: no error", bad)
+		}
 	}
 }
