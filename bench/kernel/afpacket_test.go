@@ -28,7 +28,8 @@ import (
 // first entry too).
 //
 // MSWBENCH_AFPACKET_FRAME is the packet rate's frame size with FCS (64 or
-// 1518; default 64), MSWBENCH_AFPACKET_SECS the window (default 3 s after a
+// 1518; default 64), MSWBENCH_AFPACKET_RATE a fixed rate in packets per
+// second (steady, mswpace) instead of trafgen's maximum, MSWBENCH_AFPACKET_SECS the window (default 3 s after a
 // 1-s warmup), MSWBENCH_AFPACKET_MODE the ports' mode (default interrupt), and
 // MSWBENCH_AFPACKET_PROBE a command run during each packet-rate window
 // with {pid} and {secs} replaced (perf stat -p {pid} ..., strace -c -f -p
@@ -51,6 +52,7 @@ func TestAFPacketCompare(t *testing.T) {
 	withTCP := envInt("MSWBENCH_AFPACKET_TCP", 1) != 0
 	withPPS := envInt("MSWBENCH_AFPACKET_PPS", 1) != 0
 	frame := envInt("MSWBENCH_AFPACKET_FRAME", 64)
+	rate := envInt("MSWBENCH_AFPACKET_RATE", 0)
 	mode := os.Getenv("MSWBENCH_AFPACKET_MODE")
 	if mode == "" {
 		mode = "interrupt"
@@ -116,7 +118,7 @@ func TestAFPacketCompare(t *testing.T) {
 					if err != nil {
 						return s, err
 					}
-					s, err = r.pps(ctx, frame-4, 0)
+					s, err = r.pps(ctx, frame-4, float64(rate))
 					if pc != nil {
 						pc.Wait()
 					}

@@ -77,7 +77,15 @@
 //
 // Waiting: in ModeInterrupt an empty input queue sleeps in the Go netpoller
 // on its socket and costs no CPU; in ModePoll it spins, yielding the CPU
-// (sched_yield) between polls.
+// (sched_yield) between polls. A ModeInterrupt queue also moderates itself,
+// as NICs moderate their interrupts: in a stream, a poll that finds fewer
+// than 32 packets (and less than 32 full frames' bytes: a GSO packet is
+// taken at once) holds them back once while the goroutine pauses
+// (Config.Coalesce, 20 µs plus the kernel's timer slack; package
+// internal/coalesce), so that the next poll takes a batch. Without it a
+// steady 100 kp/s woke the switch for every packet (74 % of a core, 7.4 µs
+// a packet; 27 % and 2.7 µs with it), and at trafgen's maximum rate it
+// cost 2.0 µs a packet against 1.4.
 package afpacket
 
 import (
@@ -92,6 +100,7 @@ import (
 
 	"github.com/mswitch/mswitch/fabric"
 	"github.com/mswitch/mswitch/internal/busypoll"
+	"github.com/mswitch/mswitch/internal/coalesce"
 	"golang.org/x/sys/unix"
 )
 
@@ -130,6 +139,8 @@ const (
 	DefaultTxBufSize = 4096
 	MaxQueues        = 64
 	MaxPollWindow    = time.Second
+	DefaultCoalesce  = coalesce.DefaultPause
+	MaxCoalesce      = coalesce.MaxPause
 	maxFrameSize     = 128 << 10
 )
 
@@ -146,6 +157,13 @@ type Config struct {
 	// PollWindow is how long a ModeAdaptive queue keeps polling after its
 	// last packet: default busypoll.DefaultWindow, at most MaxPollWindow.
 	PollWindow time.Duration
+	// Coalesce is how long a ModeInterrupt queue that is receiving a
+	// stream pauses before it takes a batch of fewer than 32 packets, so
+	// that more come (package internal/coalesce): default DefaultCoalesce,
+	// at most MaxCoalesce; the kernel adds the thread's timer slack, 50 µs
+	// by default. Negative: never. A packet that wakes a sleeping queue is
+	// never held back.
+	Coalesce time.Duration
 	// NoVnetHdr turns virtio-net headers (PACKET_VNET_HDR) off: the port
 	// then neither receives nor sends offloaded packets. Partial checksums
 	// of received frames are still described in Slot.Offload (from the IP
@@ -296,6 +314,9 @@ func (c *Config) setDefaults(mtu int) error {
 	if c.CopyBufs == 0 {
 		c.CopyBufs = DefaultCopyBufs
 	}
+	if c.Coalesce == 0 {
+		c.Coalesce = DefaultCoalesce
+	}
 	if c.TxSlots == 0 {
 		c.TxSlots = DefaultTxSlots
 	}
@@ -312,6 +333,8 @@ func (c *Config) setDefaults(mtu int) error {
 		return fmt.Errorf("unknown mode %d", int(c.Mode))
 	case c.PollWindow < 0 || c.PollWindow > MaxPollWindow:
 		return fmt.Errorf("poll window %v outside [0, %v]", c.PollWindow, MaxPollWindow)
+	case c.Coalesce > MaxCoalesce:
+		return fmt.Errorf("coalescing pause %v above %v", c.Coalesce, MaxCoalesce)
 	case c.FrameSize < 2048 || c.FrameSize > maxFrameSize ||
 		c.FrameSize%page != 0 && (c.FrameSize > page || page%c.FrameSize != 0):
 		return fmt.Errorf("frame size %d is neither a power of two from 2048 to the page size nor a multiple of the page size up to %d", c.FrameSize, maxFrameSize)

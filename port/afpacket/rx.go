@@ -27,6 +27,7 @@ import (
 	"github.com/mswitch/mswitch/fabric"
 	"github.com/mswitch/mswitch/frame/vnet"
 	"github.com/mswitch/mswitch/internal/busypoll"
+	"github.com/mswitch/mswitch/internal/coalesce"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,7 +66,11 @@ type inQueue struct {
 	cpIov          [2]unix.Iovec
 	cpMsg          unix.Msghdr
 
-	empty       int // empty polls in a row (ModePoll)
+	empty int // empty polls in a row (ModePoll)
+	// mod is ModeInterrupt's coalescing (Receive holds a small batch of a
+	// stream back, Wait pauses); it never holds anything in the other
+	// modes.
+	mod         coalesce.Moderator
 	interrupted atomic.Bool
 	readyFn     func(fd uintptr) bool // q.ready, bound once: Wait allocates nothing
 
@@ -106,6 +111,9 @@ func newInQueue(p *Port, s *sock, idx int, ring, copies []byte, vnetLen int) *in
 		q.cpMsg.Iov = &q.cpIov[1]
 		q.cpMsg.SetIovlen(1)
 	}
+	if p.cfg.Mode == ModeInterrupt {
+		q.mod = coalesce.New(p.cfg.Coalesce)
+	}
 	q.readyFn = q.ready
 	return q
 }
@@ -130,6 +138,15 @@ func (q *inQueue) Receive(slots []fabric.Slot) int {
 	for int(q.end-q.rel) < len(slots) && q.parseNext() {
 	}
 	n := min(len(slots), int(q.end-q.rel))
+	bytes := 0
+	if n < coalesce.Batch {
+		for k := 0; k < n; k++ {
+			bytes += len(q.ents[(q.rel+uint32(k))&q.mask].Buf)
+		}
+	}
+	if q.mod.Hold(n, bytes, len(slots)) {
+		return 0 // parsed, lent after Wait's pause
+	}
 	if n > 0 {
 		q.empty = 0
 		if q.bp != nil {
@@ -262,6 +279,8 @@ func (q *inQueue) Wait() error {
 		if q.empty++; q.empty > pollSpins {
 			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 		}
+	case q.mod.Holding():
+		q.mod.Pause() // a small batch of a stream is held back (ModeInterrupt)
 	case q.bp != nil && q.bp.Poll():
 		// The last packet is recent: poll again (ModeAdaptive).
 	default:

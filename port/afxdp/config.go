@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/mswitch/mswitch/internal/coalesce"
 )
 
 // Mode says how an input queue's goroutine waits for packets.
@@ -135,8 +137,8 @@ const (
 	MaxPollWindow = time.Second
 	// DefaultCoalesce is the default Config.Coalesce, and MaxCoalesce its
 	// bound.
-	DefaultCoalesce = 20 * time.Microsecond
-	MaxCoalesce     = time.Millisecond
+	DefaultCoalesce = coalesce.DefaultPause
+	MaxCoalesce     = coalesce.MaxPause
 	// MaxQueues is the most queues a port binds.
 	MaxQueues = 64
 	// DefaultFrameSize is the default UMEM frame size: one page, as in

@@ -18,11 +18,11 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/mswitch/mswitch/fabric"
 	"github.com/mswitch/mswitch/frame/vnet"
 	"github.com/mswitch/mswitch/internal/busypoll"
+	"github.com/mswitch/mswitch/internal/coalesce"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,13 +37,10 @@ type inQueue struct {
 	fillProd uint32 // fill ring: next entry to produce
 	idle     int    // empty polls in a row (Poll mode)
 
-	// Interrupt mode's coalescing (Receive): pause is how long Wait
-	// pauses before a small batch, 0 for never; streak is set while polls
-	// find packets; paused while Receive holds a small batch back for
-	// Wait's pause.
-	pause  time.Duration
-	streak bool
-	paused bool
+	// mod is Interrupt mode's coalescing (Receive holds a small batch of
+	// a stream back, Wait pauses); it never holds anything in the other
+	// modes.
+	mod coalesce.Moderator
 
 	// infer, when set, finds each packet's unfinished checksum or GSO
 	// (vnet.InferOffload) for interfaces of this MTU; bufs is its scratch.
@@ -87,7 +84,7 @@ func newInQueue(s *socket, out *outQueue, mode Mode, window, pause time.Duration
 	q := &inQueue{s: s, out: out, poll: mode == Poll, fillProd: uint32(s.rxFrames),
 		infer: infer, mtu: mtu, bufs: make([][]byte, 0, fabric.MaxFrags)}
 	if mode == Interrupt {
-		q.pause = pause
+		q.mod = coalesce.New(pause)
 	}
 	q.ready = func(uintptr) bool { return q.interrupted.Load() || q.pending() }
 	if q.poll {
@@ -130,30 +127,23 @@ func (q *inQueue) pending() bool { return q.s.rx.producer() != q.cons }
 // frames is lent as an empty slot (the logic drops it as malformed) and
 // counted in BadDescs.
 //
-// In Interrupt mode, a poll that finds fewer than coalesceBatch packets
-// right after one that found some (a stream, not a packet that woke the
+// In Interrupt mode, a poll that finds fewer than coalesce.Batch packets
+// (and fewer bytes than coalesce.BatchBytes) right after one that found some (a stream, not a packet that woke the
 // queue) reports none, once: Wait then pauses for Config.Coalesce and the
-// next poll takes what has come by then. Each batch costs the switch about
-// as much as a few packets (a sendto for the destination, the rings'
-// cache lines, the fabric's bookkeeping), so a stream of one or two
-// packets per poll, which is what a switch that keeps up sees, cost it
-// twice as much per packet as batches of 32; NICs moderate their
-// interrupts for the same reason.
+// next poll takes what has come by then (package internal/coalesce). A
+// stream of one or two packets per poll, which is what a switch that keeps
+// up sees, cost it twice as much per packet as batches of 32.
 func (q *inQueue) Receive(slots []fabric.Slot) int {
 	r := &q.s.rx
 	n := min(int(r.producer()-q.cons), len(slots), len(r.desc))
-	if q.pause > 0 {
-		switch {
-		case n == 0:
-			q.streak, q.paused = false, false
-		case q.paused:
-			q.paused = false // paused once: take what there is
-		case q.streak && n < coalesceBatch && n < len(slots):
-			q.paused = true
-			return 0
-		default:
-			q.streak = true
+	bytes := 0
+	if n < coalesce.Batch {
+		for k := 0; k < n; k++ {
+			bytes += int(r.desc[(q.cons+uint32(k))&r.mask].Len)
 		}
+	}
+	if q.mod.Hold(n, bytes, len(slots)) {
+		return 0
 	}
 	first := 0
 	for k := 0; k < n; k++ {
@@ -252,23 +242,8 @@ func (q *inQueue) Wait() error {
 	if q.s.needWakeup && q.s.fill.needWakeup() {
 		q.s.kickRx()
 	}
-	if q.paused {
-		// A nanosleep that keeps the processor, not a Go timer: with
-		// one processor the scheduler would sleep in the netpoller, a
-		// millisecond at least; and a system call that lasts more than
-		// 20 µs lets sysmon hand the processor to another thread, which
-		// finds nothing to do (two more context switches per pause).
-		// The socket is in no epoll set meanwhile, so the receiving CPU
-		// wakes nobody.
-		// The runtime's preemption signal (SIGURG) interrupts the
-		// sleep: sleep on for what is left.
-		ts := unix.NsecToTimespec(int64(q.pause))
-		for {
-			_, _, e := unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), uintptr(unsafe.Pointer(&ts)), 0)
-			if e != unix.EINTR {
-				break
-			}
-		}
+	if q.mod.Holding() {
+		q.mod.Pause()
 		return nil
 	}
 	if q.bp != nil {
@@ -383,10 +358,6 @@ func (q *inQueue) resume() {
 // pollSpins is how many empty polls in a row Poll mode makes before it
 // starts yielding.
 const pollSpins = 16
-
-// coalesceBatch is the batch an Interrupt-mode queue takes without a
-// pause (Receive): Open vSwitch's and DPDK's burst.
-const coalesceBatch = 32
 
 // Interrupt implements fabric.InQueue.
 func (q *inQueue) Interrupt() {
@@ -619,7 +590,7 @@ func (q *outQueue) kick() unix.Errno {
 // socket's sleeping input queue taken off its waiters (inQueue.suspend):
 // two epoll_ctl calls, 1-2 µs, against 150 ns a packet.
 // (A variable, so that BenchmarkTxKick can compare.)
-var suspendKick uint32 = coalesceBatch
+var suspendKick uint32 = coalesce.Batch
 
 // maxKicks bounds the sendto calls of one Notify.
 const maxKicks = 64

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mswitch/mswitch/internal/coalesce"
+
 	"github.com/mswitch/mswitch/fabric"
 	"golang.org/x/sys/unix"
 )
@@ -189,11 +191,11 @@ func TestInQueueBadDesc(t *testing.T) {
 // TestCoalesce checks Interrupt mode's coalescing: a poll that finds a few
 // packets right after one that found some holds them back once, for Wait
 // to pause; a packet after an empty poll, a full slot array and a batch of
-// coalesceBatch are taken at once.
+// coalesce.Batch are taken at once.
 func TestCoalesce(t *testing.T) {
 	s := fakeSocket(256, 256, false)
 	const pause = 200 * time.Microsecond
-	q := &inQueue{s: s, pause: pause}
+	q := &inQueue{s: s, mod: coalesce.New(pause)}
 	prod := uint32(0)
 	arrive := func(n int) {
 		for i := 0; i < n; i++ {
@@ -230,8 +232,8 @@ func TestCoalesce(t *testing.T) {
 	arrive(3)
 	take(0, "three more in the stream")
 	take(3, "held back once only")
-	arrive(coalesceBatch)
-	take(coalesceBatch, "a full batch")
+	arrive(coalesce.Batch)
+	take(coalesce.Batch, "a full batch")
 	arrive(80)
 	take(64, "a full slot array")
 	take(0, "the rest, a small batch in the stream")
@@ -240,7 +242,7 @@ func TestCoalesce(t *testing.T) {
 	arrive(2)
 	take(2, "packets after an empty poll")
 
-	q.pause = time.Microsecond
+	q.mod = coalesce.New(time.Microsecond)
 	if a := testing.AllocsPerRun(100, func() {
 		arrive(2)
 		n := q.Receive(slots)
