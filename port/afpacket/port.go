@@ -157,12 +157,12 @@ type Config struct {
 	// PollWindow is how long a ModeAdaptive queue keeps polling after its
 	// last packet: default busypoll.DefaultWindow, at most MaxPollWindow.
 	PollWindow time.Duration
-	// Coalesce is how long a ModeInterrupt queue that is receiving a
-	// stream pauses before it takes a batch of fewer than 32 packets, so
-	// that more come (package internal/coalesce): default DefaultCoalesce,
-	// at most MaxCoalesce; the kernel adds the thread's timer slack, 50 µs
-	// by default. Negative: never. A packet that wakes a sleeping queue is
-	// never held back.
+	// Coalesce is how long a ModeInterrupt or ModeAdaptive queue that is
+	// receiving a stream pauses before it takes a batch of fewer than 32
+	// packets, so that more come (package internal/coalesce): default
+	// DefaultCoalesce, at most MaxCoalesce; the kernel adds the thread's
+	// timer slack, 50 µs by default. Negative: never. A packet that wakes
+	// a sleeping queue, or comes after an empty poll, is never held back.
 	Coalesce time.Duration
 	// NoVnetHdr turns virtio-net headers (PACKET_VNET_HDR) off: the port
 	// then neither receives nor sends offloaded packets. Partial checksums

@@ -67,9 +67,9 @@ type inQueue struct {
 	cpMsg          unix.Msghdr
 
 	empty int // empty polls in a row (ModePoll)
-	// mod is ModeInterrupt's coalescing (Receive holds a small batch of a
-	// stream back, Wait pauses); it never holds anything in the other
-	// modes.
+	// mod is the coalescing of ModeInterrupt and ModeAdaptive (Receive
+	// holds a small batch of a stream back, Wait pauses); it never holds
+	// anything in ModePoll.
 	mod         coalesce.Moderator
 	interrupted atomic.Bool
 	readyFn     func(fd uintptr) bool // q.ready, bound once: Wait allocates nothing
@@ -111,7 +111,7 @@ func newInQueue(p *Port, s *sock, idx int, ring, copies []byte, vnetLen int) *in
 		q.cpMsg.Iov = &q.cpIov[1]
 		q.cpMsg.SetIovlen(1)
 	}
-	if p.cfg.Mode == ModeInterrupt {
+	if p.cfg.Mode != ModePoll {
 		q.mod = coalesce.New(p.cfg.Coalesce)
 	}
 	q.readyFn = q.ready
@@ -280,7 +280,7 @@ func (q *inQueue) Wait() error {
 			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 		}
 	case q.mod.Holding():
-		q.mod.Pause() // a small batch of a stream is held back (ModeInterrupt)
+		q.mod.Pause() // a small batch of a stream is held back
 	case q.bp != nil && q.bp.Poll():
 		// The last packet is recent: poll again (ModeAdaptive).
 	default:

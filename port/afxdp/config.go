@@ -192,9 +192,9 @@ type Config struct {
 	// PollWindow is how long an Adaptive queue keeps polling after its
 	// last packet: default busypoll.DefaultWindow.
 	PollWindow time.Duration
-	// Coalesce is how long an Interrupt-mode queue that is receiving a
-	// stream pauses before it takes a batch of fewer than 32 packets, so
-	// that more come (the package doc says why), default
+	// Coalesce is how long an Interrupt- or Adaptive-mode queue that is
+	// receiving a stream pauses before it takes a batch of fewer than 32
+	// packets, so that more come (the package doc says why), default
 	// DefaultCoalesce; the kernel adds the thread's timer slack, 50 µs by
 	// default. Negative: never. A packet that wakes a sleeping queue is
 	// never held back.

@@ -37,9 +37,9 @@ type inQueue struct {
 	fillProd uint32 // fill ring: next entry to produce
 	idle     int    // empty polls in a row (Poll mode)
 
-	// mod is Interrupt mode's coalescing (Receive holds a small batch of
-	// a stream back, Wait pauses); it never holds anything in the other
-	// modes.
+	// mod is the coalescing of Interrupt and Adaptive modes (Receive
+	// holds a small batch of a stream back, Wait pauses); it never holds
+	// anything in Poll mode.
 	mod coalesce.Moderator
 
 	// infer, when set, finds each packet's unfinished checksum or GSO
@@ -83,7 +83,7 @@ var _ fabric.InQueue = (*inQueue)(nil)
 func newInQueue(s *socket, out *outQueue, mode Mode, window, pause time.Duration, mtu int, infer bool) (*inQueue, error) {
 	q := &inQueue{s: s, out: out, poll: mode == Poll, fillProd: uint32(s.rxFrames),
 		infer: infer, mtu: mtu, bufs: make([][]byte, 0, fabric.MaxFrags)}
-	if mode == Interrupt {
+	if mode != Poll {
 		q.mod = coalesce.New(pause)
 	}
 	q.ready = func(uintptr) bool { return q.interrupted.Load() || q.pending() }
@@ -236,15 +236,15 @@ func (q *inQueue) Wait() error {
 		}
 		return nil
 	}
+	if q.mod.Holding() {
+		q.mod.Pause() // a small batch of a stream is held back
+		return nil
+	}
 	if q.bp != nil && q.bp.Poll() {
 		return nil
 	}
 	if q.s.needWakeup && q.s.fill.needWakeup() {
 		q.s.kickRx()
-	}
-	if q.mod.Holding() {
-		q.mod.Pause()
-		return nil
 	}
 	if q.bp != nil {
 		q.sleepCons.Store(q.cons)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mswitch/mswitch/internal/busypoll"
 	"github.com/mswitch/mswitch/internal/coalesce"
 
 	"github.com/mswitch/mswitch/fabric"
@@ -253,5 +254,54 @@ func TestCoalesce(t *testing.T) {
 		q.Release(n)
 	}); a != 0 {
 		t.Errorf("%.1f allocations per pause, want 0", a)
+	}
+}
+
+// TestCoalesceAdaptive: an Adaptive-mode queue pauses for a small batch of
+// a stream, as an Interrupt-mode one does, rather than poll again, and polls
+// (returns from Wait at once) while its last packet is recent.
+func TestCoalesceAdaptive(t *testing.T) {
+	s := fakeSocket(256, 256, false)
+	const pause = 200 * time.Microsecond
+	var g busypoll.Group
+	q := &inQueue{s: s, mod: coalesce.New(pause)}
+	q.bp = g.Join(func() bool { return false }, func() {}, time.Minute)
+	defer q.bp.Leave()
+	prod := uint32(0)
+	arrive := func(n int) {
+		for i := 0; i < n; i++ {
+			s.rx.desc[prod&s.rx.mask] = unix.XDPDesc{Addr: uint64(prod%256)*2048 + 256, Len: 60}
+			prod++
+		}
+		s.rx.setProducer(prod)
+	}
+	slots := make([]fabric.Slot, 64)
+	arrive(1)
+	if n := q.Receive(slots); n != 1 {
+		t.Fatalf("a packet after an empty poll: %d", n)
+	}
+	q.Release(1)
+	arrive(2)
+	if n := q.Receive(slots); n != 0 {
+		t.Fatalf("two packets in a stream: %d, want them held", n)
+	}
+	start := time.Now()
+	if err := q.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < pause {
+		t.Errorf("Wait returned after %v, want a pause of %v", d, pause)
+	}
+	if n := q.Receive(slots); n != 2 {
+		t.Fatalf("after the pause: %d", n)
+	}
+	q.Release(2)
+	if n := q.Receive(slots); n != 0 {
+		t.Fatalf("empty ring: %d", n)
+	}
+	// The last packet is recent: Wait polls (it would sleep in the
+	// netpoller otherwise, which this queue has none of: a panic).
+	if err := q.Wait(); err != nil {
+		t.Fatal(err)
 	}
 }
