@@ -18,6 +18,7 @@ import (
 
 	"github.com/mswitch/mswitch/fabric"
 	"github.com/mswitch/mswitch/frame/vnet"
+	"github.com/mswitch/mswitch/internal/coalesce"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,7 +39,10 @@ type inQueue struct {
 	ents     []rxEnt
 	rel, end uint32
 
-	empty       int
+	empty int
+	// mod is ModeInterrupt's coalescing (Receive holds a small batch of a
+	// stream back, Wait pauses); it never holds anything in ModePoll.
+	mod         coalesce.Moderator
 	interrupted atomic.Bool
 	readyFn     func(fd uintptr) bool
 
@@ -60,6 +64,9 @@ func newInQueue(q *queue, cfg Config) *inQueue {
 		ring = make([]byte, cfg.RxRing) // no mapping: Go memory does as well
 	}
 	r := &inQueue{q: q, ring: ring, size: uint64(len(ring)), poll: cfg.Mode == ModePoll, ents: make([]rxEnt, maxEnts)}
+	if cfg.Mode == ModeInterrupt {
+		r.mod = coalesce.New(cfg.Coalesce)
+	}
 	r.readyFn = r.ready
 	return r
 }
@@ -73,6 +80,15 @@ func (r *inQueue) Receive(slots []fabric.Slot) int {
 	for int(r.end-r.rel) < len(slots) && r.readOne() {
 	}
 	n := min(len(slots), int(r.end-r.rel))
+	bytes := 0
+	if n < coalesce.Batch {
+		for k := 0; k < n; k++ {
+			bytes += len(r.ents[(r.rel+uint32(k))%maxEnts].slot.Buf)
+		}
+	}
+	if r.mod.Hold(n, bytes, len(slots)) {
+		return 0 // read, lent after Wait's pause
+	}
 	if n > 0 {
 		r.empty = 0
 	}
@@ -139,11 +155,14 @@ func (r *inQueue) Wait() error {
 	if r.interrupted.Load() {
 		return fabric.ErrInterrupted
 	}
-	if r.poll {
+	switch {
+	case r.poll:
 		if r.empty++; r.empty > pollSpins {
 			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 		}
-	} else {
+	case r.mod.Holding():
+		r.mod.Pause() // a small batch of a stream is held back
+	default:
 		r.q.rc.Read(r.readyFn)
 	}
 	if r.interrupted.Load() {

@@ -30,7 +30,12 @@
 //
 // Waiting: the descriptors are non-blocking and in the Go netpoller, so an
 // idle port costs no CPU (ModeInterrupt); ModePoll spins instead, yielding
-// the CPU between polls.
+// the CPU between polls. A ModeInterrupt queue moderates itself as NICs
+// moderate their interrupts: in a stream, a poll that finds fewer than 32
+// frames (and less than 32 full frames' bytes) holds them back once while
+// the goroutine pauses (Config.Coalesce; package internal/coalesce), so
+// that the next poll takes a batch rather than the netpoller waking the
+// switch for every frame.
 package tap
 
 import (
@@ -39,8 +44,10 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/mswitch/mswitch/fabric"
+	"github.com/mswitch/mswitch/internal/coalesce"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,6 +76,8 @@ const (
 	DefaultTxSlots   = 1024
 	DefaultTxBufSize = 4096
 	MaxQueues        = 64
+	DefaultCoalesce  = coalesce.DefaultPause
+	MaxCoalesce      = coalesce.MaxPause
 	// maxRead is the most one read can return: a 64 KB GSO frame (IP's
 	// limit plus Ethernet and two VLAN tags) and its virtio-net header.
 	maxRead = 10 + 65535 + 14 + 8
@@ -85,6 +94,13 @@ type Config struct {
 	Queues int
 	// Mode is how an empty input queue waits.
 	Mode Mode
+	// Coalesce is how long a ModeInterrupt queue that is receiving a
+	// stream pauses before it takes a batch of fewer than 32 frames, so
+	// that more come: default DefaultCoalesce, at most MaxCoalesce; the
+	// kernel adds the thread's timer slack, 50 µs by default. Negative:
+	// never. A frame that wakes a sleeping queue, or comes after an empty
+	// poll, is never held back.
+	Coalesce time.Duration
 	// RxRing is the size of each input queue's ring of bytes: default
 	// DefaultRxRing, at least 256 KiB.
 	RxRing int
@@ -170,6 +186,9 @@ func (c *Config) setDefaults() error {
 	if c.RxRing == 0 {
 		c.RxRing = DefaultRxRing
 	}
+	if c.Coalesce == 0 {
+		c.Coalesce = DefaultCoalesce
+	}
 	if c.TxSlots == 0 {
 		c.TxSlots = DefaultTxSlots
 	}
@@ -184,6 +203,8 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("%d queues outside [1, %d]", c.Queues, MaxQueues)
 	case c.Mode != ModeInterrupt && c.Mode != ModePoll:
 		return fmt.Errorf("unknown mode %d", int(c.Mode))
+	case c.Coalesce > MaxCoalesce:
+		return fmt.Errorf("coalescing pause %v above %v", c.Coalesce, MaxCoalesce)
 	case c.RxRing < 256<<10 || c.RxRing > 1<<30:
 		return fmt.Errorf("RX ring of %d bytes outside [256 KiB, 1 GiB]", c.RxRing)
 	case c.TxSlots < 64 || c.TxSlots > 1<<16 || c.TxSlots&(c.TxSlots-1) != 0:

@@ -3,6 +3,7 @@ package tap
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/mswitch/mswitch/fabric"
 	"github.com/mswitch/mswitch/port/afpacket"
@@ -11,13 +12,25 @@ import (
 // TestHostStack connects the root namespace's stack, through a TAP port, and
 // a host in a namespace, through an afpacket port on its veth, with one
 // switch: ping and TCP both ways.
+// TestHostStack: the host's stack on a TAP port reaches a namespace on an
+// afpacket port (ping, TCP both ways, no checksum errors), with the
+// default coalescing and without.
 func TestHostStack(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		coalesce time.Duration
+	}{{"coalesce", 0}, {"no-coalesce", -1}} {
+		t.Run(c.name, func(t *testing.T) { testHostStack(t, c.coalesce) })
+	}
+}
+
+func testHostStack(t *testing.T, coalesce time.Duration) {
 	requireRoot(t)
 	pre := "mxt" + uniq()
 	h := newHost(t, pre+"a", "10.78.9.2/24", 1500)
 	name := pre + "t"
 	t.Cleanup(func() { runErr("ip", "link", "del", name) }) // in case Close did not
-	tp, err := Open(Config{Name: name})
+	tp, err := Open(Config{Name: name, Coalesce: coalesce})
 	if err != nil {
 		t.Fatal(err)
 	}
