@@ -102,6 +102,13 @@ type KernelSpec struct {
 	// PollWindowUS is how long, in µs, an adaptive queue keeps polling
 	// after its last packet; 0: the backend's default (50).
 	PollWindowUS int `json:"poll_window_us,omitempty"`
+	// CoalesceUS is the interrupt moderation of interrupt and adaptive
+	// queues: how long, in µs, a queue that is receiving a stream pauses
+	// before it takes a batch of fewer than 32 packets, so that more come
+	// (the kernel adds the thread's timer slack, 50 µs by default; a
+	// packet after an idle moment is never held back); 0: the backend's
+	// default (20), CoalesceOff: never, at most MaxCoalesceUS.
+	CoalesceUS int `json:"coalesce_us,omitempty"`
 	// RxRing is the number of frames in each afxdp queue's RX (and fill)
 	// ring, a power of two from 64 to 65536: what the kernel can hold for
 	// the switch while its thread waits (a full ring drops). Each frame is
@@ -124,7 +131,15 @@ type KernelSpec struct {
 type TapSpec struct {
 	Name   string `json:"name,omitempty"`   // "" means the port's name
 	Queues int    `json:"queues,omitempty"` // 0: 1
+	// CoalesceUS is the queues' interrupt moderation, as KernelSpec's.
+	CoalesceUS int `json:"coalesce_us,omitempty"`
 }
+
+// CoalesceUS values: no moderation, and the longest pause.
+const (
+	CoalesceOff   = -1
+	MaxCoalesceUS = 1000
+)
 
 // MemifSpec configures a memif port: mswitchd is the memif server (the
 // "master") on Socket, and a client attaches to the port by its ID.

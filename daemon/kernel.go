@@ -41,6 +41,9 @@ func normalizeKernel(spec *control.PortSpec) error {
 		if len(spec.Tap.Name) > 15 {
 			return badRequest("tap port %q: device name %q is longer than 15 bytes", spec.Name, spec.Tap.Name)
 		}
+		if err := checkCoalesce(spec, spec.Tap.CoalesceUS); err != nil {
+			return err
+		}
 		queues = &spec.Tap.Queues
 	} else {
 		if spec.Tap != nil {
@@ -64,6 +67,12 @@ func normalizeKernel(spec *control.PortSpec) error {
 		}
 		if k.PollWindowUS != 0 && k.Mode != "adaptive" {
 			return badRequest("%s port %q: a poll window applies to adaptive mode only, not %s", spec.Type, spec.Name, k.Mode)
+		}
+		if err := checkCoalesce(spec, k.CoalesceUS); err != nil {
+			return err
+		}
+		if k.CoalesceUS != 0 && k.Mode == "poll" {
+			return badRequest("%s port %q: coalescing applies to interrupt and adaptive modes, not poll", spec.Type, spec.Name)
 		}
 		if spec.Type == control.TypeAFXDP {
 			if k.XDPMode == "" {
@@ -97,6 +106,24 @@ func normalizeKernel(spec *control.PortSpec) error {
 	return nil
 }
 
+// checkCoalesce checks a port's CoalesceUS.
+func checkCoalesce(spec *control.PortSpec, us int) error {
+	if us < control.CoalesceOff || us > control.MaxCoalesceUS {
+		return badRequest("%s port %q: coalescing pause %d µs is outside [1, %d] (%d: off, 0: the default)",
+			spec.Type, spec.Name, us, control.MaxCoalesceUS, control.CoalesceOff)
+	}
+	return nil
+}
+
+// coalesce converts a CoalesceUS into the backends' Config.Coalesce
+// (negative: never, 0: the default).
+func coalesce(us int) time.Duration {
+	if us == control.CoalesceOff {
+		return -1
+	}
+	return time.Duration(us) * time.Microsecond
+}
+
 // openKernel creates the backend of an afxdp, afpacket or tap port and
 // returns it with the name of what carries it.
 //
@@ -106,7 +133,7 @@ func (d *Daemon) openKernel(spec control.PortSpec) (fabric.Backend, string, erro
 	if spec.Type == control.TypeTap {
 		t := spec.Tap
 		mode := taport.ModeInterrupt
-		p, err := taport.Open(taport.Config{Name: t.Name, Queues: t.Queues, Mode: mode, Logger: log})
+		p, err := taport.Open(taport.Config{Name: t.Name, Queues: t.Queues, Mode: mode, Coalesce: coalesce(t.CoalesceUS), Logger: log})
 		if err != nil {
 			return nil, "", badRequest("create tap port %q: %v", spec.Name, err)
 		}
@@ -118,7 +145,7 @@ func (d *Daemon) openKernel(spec control.PortSpec) (fabric.Backend, string, erro
 		xm, _ := afxdp.ParseXDPMode(k.XDPMode)
 		mode, _ := afxdp.ParseMode(k.Mode)
 		cfg := afxdp.Config{Interface: k.Interface, Queues: k.Queues, Mode: mode, PollWindow: window, XDPMode: xm,
-			RxRingSize: k.RxRing, Logger: log}
+			RxRingSize: k.RxRing, Coalesce: coalesce(k.CoalesceUS), Logger: log}
 		p, err := afxdp.Open(cfg)
 		if err == nil {
 			return p, control.TypeAFXDP, nil
@@ -126,7 +153,7 @@ func (d *Daemon) openKernel(spec control.PortSpec) (fabric.Backend, string, erro
 		log.Warn("AF_XDP not possible on this interface: falling back to AF_PACKET",
 			"interface", k.Interface, "reason", err.Error())
 	}
-	cfg := afpacket.Config{Interface: k.Interface, Queues: k.Queues, PollWindow: window, Logger: log}
+	cfg := afpacket.Config{Interface: k.Interface, Queues: k.Queues, PollWindow: window, Coalesce: coalesce(k.CoalesceUS), Logger: log}
 	switch k.Mode {
 	case "poll":
 		cfg.Mode = afpacket.ModePoll

@@ -174,9 +174,10 @@ func TestKernelPorts(t *testing.T) {
 	n.host("1", 1, 1500)
 	n.host("2", 2, 1500)
 	n.host("3", 3, 1500)
-	d.ctl(t, "port", "add", "sw0", "h1", "--type", "afxdp", "--interface", n.swIf("1"))
+	// h1 moderates its interrupts less than by default, h2 not at all.
+	d.ctl(t, "port", "add", "sw0", "h1", "--type", "afxdp", "--coalesce", "5us", "--interface", n.swIf("1"))
 	// h2 steers what it receives to CPU 0 (RPS), so TCP arrives in order.
-	d.ctl(t, "port", "add", "sw0", "h2", "--type", "afpacket", "--rps-cpus", "0", "--interface", n.swIf("2"))
+	d.ctl(t, "port", "add", "sw0", "h2", "--type", "afpacket", "--rps-cpus", "0", "--coalesce", "off", "--interface", n.swIf("2"))
 	rps := func() uint64 {
 		b, err := os.ReadFile("/sys/class/net/" + n.swIf("2") + "/queues/rx-0/rps_cpus")
 		if err != nil {
@@ -201,8 +202,10 @@ func TestKernelPorts(t *testing.T) {
 	d.ctl(t, "port", "add", "sw0", "host", "--type", "tap", "--interface", tapName)
 	n.sh("ip", "addr", "add", n.ip(254)+"/24", "dev", tapName)
 	n.sh("ip", "link", "set", tapName, "up")
-	if out := d.ctl(t, "port", "list", "sw0"); !regexp.MustCompile(`(?m)^h3 .* mode=poll xdp-mode=generic rx-ring=512 via=afxdp`).MatchString(out) {
-		t.Errorf("port list does not show h3's RX ring:\n%s", out)
+	if out := d.ctl(t, "port", "list", "sw0"); !regexp.MustCompile(`(?m)^h3 .* mode=poll xdp-mode=generic rx-ring=512 via=afxdp`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^h1 .* coalesce=5µs via=afxdp`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^h2 .* rps-cpus=0 coalesce=off via=afpacket`).MatchString(out) {
+		t.Errorf("port list does not show h3's RX ring, or h1's and h2's coalescing:\n%s", out)
 	} else {
 		t.Log(out)
 	}

@@ -86,14 +86,15 @@ func (a *app) switchCmd() *cobra.Command {
 
 func (a *app) portCmd() *cobra.Command {
 	var (
-		typ        string
-		m          control.MemifSpec
-		pipeQ      int
-		ifname     string
-		xdpMode    string
-		pollWindow time.Duration
-		rxRing     int
-		rpsCPUs    string
+		typ         string
+		m           control.MemifSpec
+		pipeQ       int
+		ifname      string
+		xdpMode     string
+		pollWindow  time.Duration
+		rxRing      int
+		rpsCPUs     string
+		coalesceArg string
 	)
 	add := &cobra.Command{
 		Use:   "add SWITCH NAME",
@@ -141,6 +142,9 @@ or with $MSWITCH_SOCKET.`,
 				if f.Changed("rps-cpus") {
 					return fmt.Errorf("--rps-cpus applies to afxdp and afpacket ports, not memif ones")
 				}
+				if f.Changed("coalesce") {
+					return fmt.Errorf("--coalesce applies to afxdp, afpacket and tap ports, not memif ones")
+				}
 				mm := m
 				if mm.Socket != "" && mm.Socket[0] != '@' {
 					abs, err := filepath.Abs(mm.Socket)
@@ -151,13 +155,20 @@ or with $MSWITCH_SOCKET.`,
 				}
 				spec.Memif = &mm
 			case control.TypePipe:
-				for _, n := range []string{"socket", "id", "queues", "mode", "secret", "ring-size", "interface", "xdp-mode", "poll-window", "rx-ring", "rps-cpus"} {
+				for _, n := range []string{"socket", "id", "queues", "mode", "secret", "ring-size", "interface", "xdp-mode", "poll-window", "rx-ring", "rps-cpus", "coalesce"} {
 					if f.Changed(n) {
 						return fmt.Errorf("--%s does not apply to pipe ports", n)
 					}
 				}
 				spec.Pipe = &control.PipeSpec{Queues: pipeQ}
 			case control.TypeAFXDP, control.TypeAFPacket, control.TypeTap:
+				co := 0
+				if f.Changed("coalesce") {
+					var err error
+					if co, err = parseCoalesce(coalesceArg); err != nil {
+						return err
+					}
+				}
 				for _, n := range []string{"socket", "id", "secret", "ring-size", "pipe-queues"} {
 					if f.Changed(n) {
 						return fmt.Errorf("--%s applies to memif or pipe ports, not %s ones", n, typ)
@@ -167,7 +178,7 @@ or with $MSWITCH_SOCKET.`,
 					if f.Changed("mode") || f.Changed("xdp-mode") || f.Changed("poll-window") || f.Changed("rx-ring") || f.Changed("rps-cpus") {
 						return fmt.Errorf("--mode, --xdp-mode, --poll-window, --rx-ring and --rps-cpus do not apply to tap ports")
 					}
-					spec.Tap = &control.TapSpec{Name: ifname, Queues: m.Queues}
+					spec.Tap = &control.TapSpec{Name: ifname, Queues: m.Queues, CoalesceUS: co}
 					break
 				}
 				for _, n := range []string{"xdp-mode", "rx-ring"} {
@@ -176,7 +187,7 @@ or with $MSWITCH_SOCKET.`,
 					}
 				}
 				spec.Kernel = &control.KernelSpec{Interface: ifname, Queues: m.Queues, Mode: m.Mode, XDPMode: xdpMode,
-					PollWindowUS: int(pollWindow / time.Microsecond), RxRing: rxRing, RPSCPUs: rpsCPUs}
+					PollWindowUS: int(pollWindow / time.Microsecond), RxRing: rxRing, RPSCPUs: rpsCPUs, CoalesceUS: co}
 			}
 			_, err := a.client().AddPort(cmd.Context(), args[0], spec)
 			return err
@@ -193,6 +204,7 @@ or with $MSWITCH_SOCKET.`,
 	f.DurationVar(&pollWindow, "poll-window", 0, "afxdp, afpacket in adaptive mode: how long a queue keeps polling after its last packet (default: the backend's, 50µs)")
 	f.IntVar(&rxRing, "rx-ring", 0, "afxdp: frames in each queue's RX ring, a power of two from 64 to 65536 (4 KB of memory each; default: the backend's, 16384)")
 	f.StringVar(&rpsCPUs, "rps-cpus", "", "afxdp, afpacket: steer what the interface receives to these CPUs (RPS, one per flow; e.g. 0 or 0-1) while the port exists, so that a flow's packets arrive in order (default: leave RPS alone)")
+	f.StringVar(&coalesceArg, "coalesce", "", "afxdp, afpacket (interrupt and adaptive modes), tap: interrupt moderation, how long a queue receiving a stream pauses before it takes a batch of fewer than 32 packets (up to 1ms; the kernel adds 50µs of timer slack), or off (default: the backend's, 20µs)")
 	f.StringVar(&m.Secret, "secret", "", "memif secret the client must present")
 	f.Uint8Var(&m.Log2RingSize, "ring-size", 0, "memif ring size, as log2 of the number of slots (default: the backend's)")
 	f.IntVar(&pipeQ, "pipe-queues", 1, "pipe queue pairs")
@@ -252,9 +264,11 @@ func portDetails(p control.PortInfo) string {
 		if k.RPSCPUs != "" {
 			d = append(d, "rps-cpus="+k.RPSCPUs)
 		}
+		d = appendCoalesce(d, k.CoalesceUS)
 	}
 	if t := p.Tap; t != nil {
 		d = append(d, "interface="+t.Name, fmt.Sprintf("queues=%d", t.Queues))
+		d = appendCoalesce(d, t.CoalesceUS)
 	}
 	if p.Backend != "" {
 		d = append(d, "via="+p.Backend)
@@ -503,4 +517,29 @@ func (a *app) xconnectCmd() *cobra.Command {
 		},
 	}
 	return group("xconnect", "Show and edit the mappings of an xconnect switch", show, add, del)
+}
+
+// parseCoalesce reads --coalesce: "off", or a duration from 1µs to
+// control.MaxCoalesceUS µs, in whole microseconds.
+func parseCoalesce(v string) (int, error) {
+	if v == "off" {
+		return control.CoalesceOff, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Microsecond || d > control.MaxCoalesceUS*time.Microsecond || d%time.Microsecond != 0 {
+		return 0, fmt.Errorf("--coalesce %q is not off or whole microseconds from 1µs to %dµs", v, control.MaxCoalesceUS)
+	}
+	return int(d / time.Microsecond), nil
+}
+
+// appendCoalesce adds a port's coalescing setting to its details, unless
+// it is the default.
+func appendCoalesce(d []string, us int) []string {
+	switch {
+	case us == control.CoalesceOff:
+		return append(d, "coalesce=off")
+	case us > 0:
+		return append(d, fmt.Sprintf("coalesce=%dµs", us))
+	}
+	return d
 }

@@ -254,6 +254,11 @@ func TestErrorSentences(t *testing.T) {
 	e.fails("--rx-ring applies to afxdp ports, not afpacket ones", "port", "add", "sw0", "c", "--type", "afpacket", "--rx-ring", "1024")
 	e.fails("--rx-ring applies to afxdp ports, not memif ones (see --ring-size)", "port", "add", "sw0", "c", "--rx-ring", "1024")
 	e.fails("--rps-cpus applies to afxdp and afpacket ports, not memif ones", "port", "add", "sw0", "c", "--rps-cpus", "0")
+	e.fails("--coalesce applies to afxdp, afpacket and tap ports, not memif ones", "port", "add", "sw0", "c", "--coalesce", "off")
+	e.fails("--coalesce does not apply to pipe ports", "port", "add", "sw0", "c", "--type", "pipe", "--coalesce", "off")
+	for _, bad := range []string{"never", "0", "2ms", "1500ns"} {
+		e.fails(`--coalesce "`+bad+`" is not off or whole microseconds from 1µs to 1000µs`, "port", "add", "sw0", "c", "--type", "afpacket", "--coalesce", bad)
+	}
 	e.fails("--poll-window applies to afxdp and afpacket ports, not memif ones", "port", "add", "sw0", "c", "--type", "memif", "--id", "3", "--poll-window", "1ms")
 	e.fails("capture needs a file: add -w FILE (or -w - for standard output)", "capture", "sw0", "a")
 	e.fails("unknown flag: --nope: see `mswitchctl switch add --help`", "switch", "add", "s", "--nope")
