@@ -189,6 +189,19 @@ func TestInQueueBadDesc(t *testing.T) {
 	}
 }
 
+// arrivals returns a function that makes n packets of 60 bytes arrive in
+// the RX ring of a fakeSocket(256, ...).
+func arrivals(s *socket) func(n int) {
+	prod := uint32(0)
+	return func(n int) {
+		for i := 0; i < n; i++ {
+			s.rx.desc[prod&s.rx.mask] = unix.XDPDesc{Addr: uint64(prod%256)*2048 + 256, Len: 60}
+			prod++
+		}
+		s.rx.setProducer(prod)
+	}
+}
+
 // TestCoalesce checks Interrupt mode's coalescing: a poll that finds a few
 // packets right after one that found some holds them back once, for Wait
 // to pause; a packet after an empty poll, a full slot array and a batch of
@@ -197,14 +210,7 @@ func TestCoalesce(t *testing.T) {
 	s := fakeSocket(256, 256, false)
 	const pause = 200 * time.Microsecond
 	q := &inQueue{s: s, mod: coalesce.New(pause)}
-	prod := uint32(0)
-	arrive := func(n int) {
-		for i := 0; i < n; i++ {
-			s.rx.desc[prod&s.rx.mask] = unix.XDPDesc{Addr: uint64(prod%256)*2048 + 256, Len: 60}
-			prod++
-		}
-		s.rx.setProducer(prod)
-	}
+	arrive := arrivals(s)
 	slots := make([]fabric.Slot, 64)
 	take := func(want int, why string) {
 		t.Helper()
@@ -267,14 +273,7 @@ func TestCoalesceAdaptive(t *testing.T) {
 	q := &inQueue{s: s, mod: coalesce.New(pause)}
 	q.bp = g.Join(func() bool { return false }, func() {}, time.Minute)
 	defer q.bp.Leave()
-	prod := uint32(0)
-	arrive := func(n int) {
-		for i := 0; i < n; i++ {
-			s.rx.desc[prod&s.rx.mask] = unix.XDPDesc{Addr: uint64(prod%256)*2048 + 256, Len: 60}
-			prod++
-		}
-		s.rx.setProducer(prod)
-	}
+	arrive := arrivals(s)
 	slots := make([]fabric.Slot, 64)
 	arrive(1)
 	if n := q.Receive(slots); n != 1 {
