@@ -57,6 +57,10 @@ type Moderator struct {
 // New returns a Moderator that pauses for pause; 0 or less: never.
 func New(pause time.Duration) Moderator { return Moderator{pause: max(pause, 0)} }
 
+// Enabled reports whether the Moderator ever holds anything back, so that
+// a caller can skip adding up a batch's bytes for Hold when it does not.
+func (m *Moderator) Enabled() bool { return m.pause > 0 }
+
 // Hold reports whether the queue's Receive should report no packets this
 // time although n are ready, of bytes bytes in all, for a caller that
 // asked for up to want: when the last poll found packets too (a stream)

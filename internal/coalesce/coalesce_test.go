@@ -10,6 +10,9 @@ import (
 // is held back once.
 func TestHold(t *testing.T) {
 	m := New(time.Microsecond)
+	if !m.Enabled() {
+		t.Fatal("New(1µs) is not enabled")
+	}
 	steps := []struct {
 		n, want int
 		hold    bool
@@ -44,7 +47,7 @@ func TestHold(t *testing.T) {
 	for _, pause := range []time.Duration{0, -1} {
 		var m Moderator = New(pause)
 		for _, n := range []int{1, 2, 3} {
-			if m.Hold(n, n*60, 64) || m.Holding() {
+			if m.Enabled() || m.Hold(n, n*60, 64) || m.Holding() {
 				t.Fatalf("pause %v: held %d packets", pause, n)
 			}
 		}

@@ -139,7 +139,7 @@ func (q *inQueue) Receive(slots []fabric.Slot) int {
 	}
 	n := min(len(slots), int(q.end-q.rel))
 	bytes := 0
-	if n < coalesce.Batch {
+	if n < coalesce.Batch && q.mod.Enabled() {
 		for k := 0; k < n; k++ {
 			bytes += len(q.ents[(q.rel+uint32(k))&q.mask].Buf)
 		}

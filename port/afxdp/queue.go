@@ -137,7 +137,7 @@ func (q *inQueue) Receive(slots []fabric.Slot) int {
 	r := &q.s.rx
 	n := min(int(r.producer()-q.cons), len(slots), len(r.desc))
 	bytes := 0
-	if n < coalesce.Batch {
+	if n < coalesce.Batch && q.mod.Enabled() {
 		for k := 0; k < n; k++ {
 			bytes += int(r.desc[(q.cons+uint32(k))&r.mask].Len)
 		}

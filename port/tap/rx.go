@@ -81,7 +81,7 @@ func (r *inQueue) Receive(slots []fabric.Slot) int {
 	}
 	n := min(len(slots), int(r.end-r.rel))
 	bytes := 0
-	if n < coalesce.Batch {
+	if n < coalesce.Batch && r.mod.Enabled() {
 		for k := 0; k < n; k++ {
 			bytes += len(r.ents[(r.rel+uint32(k))%maxEnts].slot.Buf)
 		}
