@@ -2,6 +2,7 @@ package memif
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,15 +11,23 @@ import (
 )
 
 // oneShot is an InQueue that lends a fixed list of slots once.
+// oneShot is an input queue that lends its slots once, from the moment it
+// is armed (after the logic knows where they go).
 type oneShot struct {
 	slots []fabric.Slot
 	lent  int
+	armed atomic.Bool
 }
 
-func (s *oneShot) Receive(out []fabric.Slot) int { return copy(out, s.slots[s.lent:]) }
-func (s *oneShot) Release(n int)                 { s.lent += n }
-func (s *oneShot) Wait() error                   { time.Sleep(time.Millisecond); return nil }
-func (s *oneShot) Interrupt()                    {}
+func (s *oneShot) Receive(out []fabric.Slot) int {
+	if !s.armed.Load() {
+		return 0
+	}
+	return copy(out, s.slots[s.lent:])
+}
+func (s *oneShot) Release(n int) { s.lent += n }
+func (s *oneShot) Wait() error   { time.Sleep(time.Millisecond); return nil }
+func (s *oneShot) Interrupt()    {}
 
 type oneShotBackend struct{ in *oneShot }
 
@@ -84,8 +93,11 @@ func fold(s uint32) uint16 {
 // drop the client).
 func TestPartialChecksumToMemif(t *testing.T) {
 	tb := newTestbed(t)
-	_, dstID := tb.port(PortConfig{ID: 1, Name: "dst"})
+	dst, dstID := tb.port(PortConfig{ID: 1, Name: "dst"})
 	c := tb.dial(ClientConfig{ID: 1, Name: "client"})
+	// The source sends once: the port's side of the link must be up first,
+	// or the fabric drops the packets (no room) and the test waits in vain.
+	waitFor(t, 5*time.Second, "the port connected", func() bool { return dst.Status().Connected })
 
 	var slots []fabric.Slot
 	var want [][]byte
@@ -107,6 +119,7 @@ func TestPartialChecksumToMemif(t *testing.T) {
 	if err := tb.x.Connect(srcID, dstID); err != nil {
 		t.Fatal(err)
 	}
+	src.armed.Store(true) // not before Connect: the logic would drop them (lookup)
 
 	bufs := make([][]byte, 8)
 	for i := range bufs {
@@ -130,6 +143,9 @@ func TestPartialChecksumToMemif(t *testing.T) {
 		}
 	}
 	if len(got) != len(want) {
+		for _, st := range tb.sw.Stats() {
+			t.Logf("%s: rx %d tx %d drops %v", st.Name, st.RxPackets, st.TxPackets, st.Drops)
+		}
 		t.Fatalf("received %d packets of %d", len(got), len(want))
 	}
 	for i := range want {
