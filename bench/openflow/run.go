@@ -542,11 +542,20 @@ func (r *runner) firstPacket(ctx context.Context) error {
 		}
 		var ms, bar []float64
 		note := fmt.Sprintf("pktgen at %s p/s: resolution %.1f µs", rateString(r.o.FirstPacketRate), 1e6/r.o.FirstPacketRate)
+		crashes := 0
 		for i := 0; i < r.o.FirstPacketRuns; i++ {
 			if sw, err = r.revive(ctx, slices.Index(r.sws, sw)); err != nil {
 				return err
 			}
 			m, b, err := r.firstPacketOnce(ctx, sw)
+			if err != nil && r.crashed(sw) && crashes < maxFirstPacketCrashes {
+				// OVS died under the run (see revive): the run measured
+				// nothing, so it is made again on a new ovs-vswitchd.
+				crashes++
+				r.o.Logf("openflow: %s: add-flow to first packet: the switch died (%v); run %d again", sw.Name(), err, i+1)
+				i--
+				continue
+			}
 			if err != nil {
 				// Reported, not fatal: the throughput runs still count.
 				r.o.Logf("openflow: %s: add-flow to first packet: %v", sw.Name(), err)
@@ -564,6 +573,25 @@ func (r *runner) firstPacket(ctx context.Context) error {
 		r.rep.Rows = append(r.rep.Rows, row)
 	}
 	return nil
+}
+
+// maxFirstPacketCrashes is how many first-packet runs of one switch may be
+// made again because the switch process died under them.
+const maxFirstPacketCrashes = 3
+
+// crashed reports whether sw is OVS and its ovs-vswitchd has ended, waiting
+// up to two seconds for it to be reaped: a run's error (a reset connection)
+// can come before the exit is seen. mswitchd dying is never retried.
+func (r *runner) crashed(sw sut) bool {
+	o, ok := sw.(*ovs)
+	if !ok {
+		return false
+	}
+	p := o.vs
+	for deadline := time.Now().Add(2 * time.Second); !p.Exited() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return p.Exited()
 }
 
 func rateString(v float64) string {
