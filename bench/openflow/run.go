@@ -548,7 +548,7 @@ func (r *runner) firstPacket(ctx context.Context) error {
 				return err
 			}
 			m, b, err := r.firstPacketOnce(ctx, sw)
-			if err != nil && r.crashed(sw) && crashes < maxFirstPacketCrashes {
+			if err != nil && r.crashed(sw) && crashes < maxCrashRetries {
 				// OVS died under the run (see revive): the run measured
 				// nothing, so it is made again on a new ovs-vswitchd.
 				crashes++
@@ -575,9 +575,9 @@ func (r *runner) firstPacket(ctx context.Context) error {
 	return nil
 }
 
-// maxFirstPacketCrashes is how many first-packet runs of one switch may be
-// made again because the switch process died under them.
-const maxFirstPacketCrashes = 3
+// maxCrashRetries is how many runs of one case (a switch's first packet, a
+// throughput round) may be made again because ovs-vswitchd died under them.
+const maxCrashRetries = 3
 
 // crashed reports whether sw is OVS and its ovs-vswitchd has ended, waiting
 // up to two seconds for it to be reaped: a run's error (a reset connection)
@@ -826,8 +826,17 @@ func (r *runner) throughput(ctx context.Context) error {
 					}
 					r.only(sw)
 					s, err := r.traffic(ctx, sw, flows)
-					if err != nil && ctx.Err() == nil {
-						// Once more, then the case goes on without this run.
+					// A failed run is made once more, and again each time
+					// ovs-vswitchd died under it (up to maxCrashRetries);
+					// then the case goes on without this run.
+					for again, crashes := 1, 0; err != nil && ctx.Err() == nil; {
+						if r.crashed(sw) && crashes < maxCrashRetries {
+							crashes++
+						} else if again > 0 {
+							again--
+						} else {
+							break
+						}
 						r.o.Logf("openflow: round %d, %s, %s, cache %s: %v; once more", round, sw.Name(), name, cache, r.explain(err))
 						time.Sleep(2 * time.Second)
 						if sw, err = r.revive(ctx, i); err != nil {
