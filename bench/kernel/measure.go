@@ -261,7 +261,7 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 	if cyc != nil {
 		s.pmdErr = cyc.clearCycles(ctx)
 	}
-	ws0, wr0, err := r.t.stats2(ctx)
+	ws0, wr0, wt0, err := r.t.stats2(ctx)
 	if err != nil {
 		return s, err
 	}
@@ -276,7 +276,7 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 	if err != nil {
 		return s, err
 	}
-	ws1, wr1, err := r.t.stats2(ctx)
+	ws1, wr1, wt1, err := r.t.stats2(ctx)
 	if err != nil {
 		return s, err
 	}
@@ -319,7 +319,9 @@ func (r *runner) pps(ctx context.Context, size int, rate float64) (ppsSample, er
 		slices.Sort(why)
 		s.switchDrops = strings.Join(why, ", ")
 	}
-	secs := s.cpu.wall.Seconds()
+	// The rates are over the time between the counters' reads, which
+	// brackets the CPU window.
+	secs := wt1.Sub(wt0).Seconds()
 	s.txPps = float64(ws1.txPackets+ws1.txDropped-ws0.txPackets-ws0.txDropped) / secs
 	s.rxPps = float64(wr1.rxPackets-wr0.rxPackets) / secs
 	s.rxBytes = wr1.rxBytes - wr0.rxBytes
@@ -359,13 +361,15 @@ func trafgenErr(bin string, err error, out string) error {
 	return fmt.Errorf("%s: %v\n%s", filepath.Base(bin), err, tail(out))
 }
 
-// stats2 returns the counters of h1e and h2e.
-func (t *topo) stats2(ctx context.Context) (h1e, h2e linkStats, err error) {
+// stats2 returns the counters of h1e and h2e, and when it read them (the
+// middle of the two reads).
+func (t *topo) stats2(ctx context.Context) (h1e, h2e linkStats, at time.Time, err error) {
+	start := time.Now()
 	if h1e, err = t.stats(ctx, t.h1, t.h1e); err != nil {
 		return
 	}
 	h2e, err = t.stats(ctx, t.h2, t.h2e)
-	return
+	return h1e, h2e, start.Add(time.Since(start) / 2), err
 }
 
 // tcpSample is one iperf3 run.

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 )
 
 // Addresses of the two hosts.
@@ -160,27 +163,32 @@ type linkStats struct {
 	rxPackets, rxBytes, rxDropped, txPackets, txDropped uint64
 }
 
+// stats reads dev's counters in namespace ns over netlink, in this
+// process: an ip(8) per read took hundreds of milliseconds on a loaded
+// machine, which the rates computed from two reads then did not see.
 func (t *topo) stats(ctx context.Context, ns, dev string) (linkStats, error) {
-	out, err := run(ctx, nil, "ip", "-n", ns, "-j", "-s", "link", "show", "dev", dev)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return linkStats{}, err
 	}
-	var v []struct {
-		Address string `json:"address"`
-		Stats   struct {
-			RX struct {
-				Bytes, Packets, Dropped uint64
-			} `json:"rx"`
-			TX struct {
-				Packets, Dropped uint64
-			} `json:"tx"`
-		} `json:"stats64"`
+	nsh, err := netns.GetFromName(ns)
+	if err != nil {
+		return linkStats{}, fmt.Errorf("open namespace %s: %w", ns, err)
 	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil || len(v) != 1 {
-		return linkStats{}, fmt.Errorf("counters of %s/%s: %v: %s", ns, dev, err, out)
+	defer nsh.Close()
+	h, err := netlink.NewHandleAt(nsh)
+	if err != nil {
+		return linkStats{}, fmt.Errorf("open netlink in %s: %w", ns, err)
 	}
-	s := v[0].Stats
-	return linkStats{rxPackets: s.RX.Packets, rxBytes: s.RX.Bytes, rxDropped: s.RX.Dropped, txPackets: s.TX.Packets, txDropped: s.TX.Dropped}, nil
+	defer h.Close()
+	l, err := h.LinkByName(dev)
+	if err != nil {
+		return linkStats{}, fmt.Errorf("counters of %s/%s: %w", ns, dev, err)
+	}
+	s := l.Attrs().Statistics
+	if s == nil {
+		return linkStats{}, fmt.Errorf("counters of %s/%s: none in the answer", ns, dev)
+	}
+	return linkStats{rxPackets: s.RxPackets, rxBytes: s.RxBytes, rxDropped: s.RxDropped, txPackets: s.TxPackets, txDropped: s.TxDropped}, nil
 }
 
 // counters returns what h1e has sent (tx_packets + tx_dropped: every
