@@ -1,4 +1,4 @@
 package fabric
 
-// AwakeYields is awakeYields, for the external tests.
-const AwakeYields = awakeYields
+// AwakeFor is awakeFor, for the external tests.
+const AwakeFor = awakeFor

@@ -44,14 +44,15 @@ type LinkQueue interface {
 	Down() bool
 }
 
-// awakeYields is how many empty passes in a row a poll thread follows with
-// sched_yield before it starts to sleep: about 16 ms at half a microsecond
-// a yield. A thread that sleeps takes a packet only when its sleep ends,
+// awakeFor is how long a poll thread follows empty passes with sched_yield
+// before it starts to sleep (a time, not a count of passes: a yield takes
+// half a microsecond on a quiet machine and milliseconds on a loaded one).
+// A thread that sleeps takes a packet only when its sleep ends,
 // 20 µs plus the timer slack (70 µs) later, on a CPU that may have halted
 // meanwhile; so traffic with gaps shorter than this (a ping every 2 or 10
 // ms, a request and its reply) is forwarded as by a thread that never
 // sleeps. Ports with no traffic at all still cost nothing once it is past.
-const awakeYields = 32768
+const awakeFor = 16 * time.Millisecond
 
 // downSleep is how long a poll thread whose queues are all down sleeps
 // before it looks again: the most a new peer waits for its first packet
@@ -66,8 +67,8 @@ type PollGroupOptions struct {
 	CPUs []int
 	// NoSleep keeps an idle poll thread on its CPU for ever, as a DPDK
 	// poll-mode driver does (it still lets other threads of the CPU run).
-	// By default a thread whose queues have all been empty for about 16
-	// ms (awakeYields) sleeps in steps of tens of microseconds until a
+	// By default a thread whose queues have all been empty for 16 ms
+	// (awakeFor) sleeps in steps of tens of microseconds until a
 	// packet comes.
 	NoSleep bool
 	// RaiseProcs makes the group raise GOMAXPROCS to MinProcs(Threads)
@@ -274,7 +275,7 @@ func (t *pollThread) run(cpu int, noSleep bool, start chan<- error) {
 	var (
 		qs   []*inq
 		pqs  []PolledQueue
-		idle = spin.Backoff{Yields: awakeYields, NoSleep: noSleep}
+		idle = spin.Backoff{Awake: awakeFor, NoSleep: noSleep}
 	)
 	for {
 		if t.changed.Load() {
@@ -319,10 +320,9 @@ func (t *pollThread) run(cpu int, noSleep bool, start chan<- error) {
 			time.Sleep(downSleep)
 			continue
 		}
-		if idle.Sleeping() {
+		if idle.Wait() {
 			t.sleeps.Add(1)
 		}
-		idle.Wait()
 	}
 }
 

@@ -148,7 +148,7 @@ func TestPollGroupRaisesProcs(t *testing.T) {
 }
 
 // TestPollThreadStaysAwake checks that a poll thread that has forwarded a
-// packet sleeps again only after fabric.AwakeYields empty passes: traffic
+// packet sleeps again only after fabric.AwakeFor without packets: traffic
 // with short gaps (a ping every few ms) never waits for the end of a sleep.
 func TestPollThreadStaysAwake(t *testing.T) {
 	checkNoLeak(t)
@@ -165,7 +165,7 @@ func TestPollThreadStaysAwake(t *testing.T) {
 	src := attachPipe(t, sw, pipe.Options{BusyPoll: true}, fabric.PortConfig{Name: "src"})
 	dst := attachPipe(t, sw, pipe.Options{}, fabric.PortConfig{Name: "dst"})
 
-	before := g.Stats()[0].Passes // the pass that forwards the frame comes after
+	before := time.Now() // the pass that forwards the frame comes after
 	sendAll(t, src.end, [][]byte{makeFrame(1, src.id, uint16(dst.id), nil, 60)}, 10*time.Second)
 	for deadline := time.Now().Add(10 * time.Second); len(dst.drain(t)) == 0; {
 		if time.Now().After(deadline) {
@@ -176,17 +176,16 @@ func TestPollThreadStaysAwake(t *testing.T) {
 	sleeps := g.Stats()[0].Sleeps // read after the busy pass
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		s := g.Stats()[0].Sleeps
-		passes := g.Stats()[0].Passes // read after s
 		if s != sleeps {
 			// The thread slept after its busy pass, which came after
-			// before: at least AwakeYields empty passes ago.
-			if n := passes - before; n < fabric.AwakeYields {
-				t.Fatalf("the poll thread slept %d passes after it forwarded a frame, want %d or more", n, fabric.AwakeYields)
+			// before: at least AwakeFor ago.
+			if d := time.Since(before); d < fabric.AwakeFor {
+				t.Fatalf("the poll thread slept %v after it forwarded a frame, want %v or more", d, fabric.AwakeFor)
 			}
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the idle poll thread did not sleep in %d passes", passes-before)
+			t.Fatalf("the idle poll thread did not sleep in 20 s (%d passes)", g.Stats()[0].Passes)
 		}
 		time.Sleep(100 * time.Microsecond)
 	}

@@ -33,23 +33,35 @@ const (
 // safe for concurrent use (keep one per waiting goroutine).
 type Backoff struct {
 	n     uint32
+	since time.Duration // when the yielding began (Awake), since epoch
+
 	Sleep time.Duration // the step once yielding no longer helps; 0 means 20 µs
 	// Yields is how many waits yield before the sleeping starts; 0 means
 	// 64. An uncontended sched_yield takes about half a microsecond here,
 	// so 2048 keeps a poller awake for about a millisecond of idleness.
 	Yields uint32
+	// Awake, if set, replaces Yields: the waits yield until Awake has
+	// passed since the first of them, however many that takes. A count of
+	// yields lasts far longer on a loaded machine, where each sched_yield
+	// gives the core away for a time slice (500 a second were seen under
+	// CI's load: 32,768 yields would be a minute).
+	Awake time.Duration
 	// NoSleep keeps a Backoff at sched_yield for ever: busy polling that
 	// still lets other threads of the core run.
 	NoSleep bool
 }
 
-// Wait waits one step: the more steps since the last Reset, the longer.
-func (b *Backoff) Wait() {
+// epoch is the origin of Backoff's monotonic clock.
+var epoch = time.Now()
+
+// Wait waits one step: the more steps since the last Reset, the longer. It
+// reports whether the step was a sleep.
+func (b *Backoff) Wait() (slept bool) {
 	b.n++
 	switch {
 	case b.n <= gosched:
 		runtime.Gosched()
-	case b.NoSleep || b.n <= b.Yields || b.Yields == 0 && b.n <= yield:
+	case b.yields():
 		Yield()
 	default:
 		d := b.Sleep
@@ -57,13 +69,24 @@ func (b *Backoff) Wait() {
 			d = 20 * time.Microsecond
 		}
 		Sleep(d)
+		return true
 	}
+	return false
 }
 
-// Sleeping reports whether the next Wait sleeps.
-func (b *Backoff) Sleeping() bool {
-	n := b.n + 1
-	return !(n <= gosched || b.NoSleep || n <= b.Yields || b.Yields == 0 && n <= yield)
+// yields reports whether the step b.n (past the Gosched steps) yields.
+func (b *Backoff) yields() bool {
+	switch {
+	case b.NoSleep:
+		return true
+	case b.Awake > 0:
+		now := time.Since(epoch)
+		if b.n == gosched+1 {
+			b.since = now
+		}
+		return now-b.since < b.Awake
+	}
+	return b.n <= b.Yields || b.Yields == 0 && b.n <= yield
 }
 
 // Reset starts the escalation again, after the awaited change happened.

@@ -34,8 +34,29 @@ func TestNoSleepNeverSleeps(t *testing.T) {
 }
 
 func TestWaitAllocs(t *testing.T) {
-	var b Backoff
-	if n := testing.AllocsPerRun(200, b.Wait); n != 0 {
-		t.Fatalf("Wait allocates %v times", n)
+	for _, b := range []Backoff{{}, {Awake: time.Millisecond}} {
+		if n := testing.AllocsPerRun(200, func() { b.Wait() }); n != 0 {
+			t.Fatalf("Wait of %+v allocates %v times", b, n)
+		}
+	}
+}
+
+// TestAwake yields for Awake, however many waits that is, and sleeps after.
+func TestAwake(t *testing.T) {
+	b := Backoff{Awake: 30 * time.Millisecond, Sleep: time.Microsecond}
+	start := time.Now()
+	waits := 0
+	for !b.Wait() {
+		waits++
+	}
+	if d := time.Since(start); d < 30*time.Millisecond {
+		t.Fatalf("slept %v after the first wait (%d waits), want 30ms or more", d, waits)
+	}
+	if !b.Wait() {
+		t.Fatal("yielded again after sleeping")
+	}
+	b.Reset()
+	if b.Wait() {
+		t.Fatal("slept right after Reset")
 	}
 }

@@ -693,7 +693,7 @@ func (c *Client) Wait(q int, timeout time.Duration) (bool, error) {
 	if timeout >= 0 {
 		deadline = time.Now().Add(timeout)
 	}
-	idle := spin.Backoff{Yields: 2048} // poll mode: stay awake ~1 ms
+	idle := spin.Backoff{Awake: time.Millisecond} // poll mode
 	for {
 		avail, err := r.available()
 		if err != nil {

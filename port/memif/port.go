@@ -111,7 +111,7 @@ func newPort(s *Server, cfg PortConfig) (*Port, error) {
 	}
 	p := &Port{srv: s, cfg: cfg, junk: junk, outsDown: []fabric.OutQueue{downQueue{}}}
 	for i := 0; i < cfg.Queues; i++ {
-		p.in = append(p.in, &inQueue{p: p, idx: i, kick: make(chan struct{}, 1), idle: spin.Backoff{Yields: 2048}})
+		p.in = append(p.in, &inQueue{p: p, idx: i, kick: make(chan struct{}, 1), idle: spin.Backoff{Awake: time.Millisecond}})
 	}
 	p.status.Mode = cfg.Mode
 	p.status.Rejects = map[string]uint64{}
