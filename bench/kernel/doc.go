@@ -52,7 +52,8 @@
 //     each switch needs them to work: on for the kernel's bridge and OVS's
 //     system ports (with userspace-tso-enable), off for OVS's afxdp ports,
 //     both for mswitch (the one with more goodput is kept, the other is
-//     in the row's note);
+//     in the row's note); the kept setting is run three times in all and
+//     the row is the run of median goodput (Options.TCPRuns);
 //   - ping round trips mxk-h1 -> mxk-h2 (iputils ping, p50 and p99).
 //
 // The machine may be shared with other work: the set measures the CPU that
