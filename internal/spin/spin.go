@@ -26,7 +26,7 @@ import (
 // Escalation points of Backoff.Wait.
 const (
 	gosched = 4  // first this many waits call runtime.Gosched
-	yield   = 64 // then, by default, up to this many call sched_yield
+	yield   = 64 // then, unless Awake is set, up to this many call sched_yield
 )
 
 // A Backoff waits in growing steps. The zero Backoff is ready; it is not
@@ -36,15 +36,12 @@ type Backoff struct {
 	since time.Duration // when the yielding began (Awake), since epoch
 
 	Sleep time.Duration // the step once yielding no longer helps; 0 means 20 µs
-	// Yields is how many waits yield before the sleeping starts; 0 means
-	// 64. An uncontended sched_yield takes about half a microsecond here,
-	// so 2048 keeps a poller awake for about a millisecond of idleness.
-	Yields uint32
-	// Awake, if set, replaces Yields: the waits yield until Awake has
-	// passed since the first of them, however many that takes. A count of
-	// yields lasts far longer on a loaded machine, where each sched_yield
-	// gives the core away for a time slice (500 a second were seen under
-	// CI's load: 32,768 yields would be a minute).
+	// Awake, if set, is how long the waits yield before the sleeping
+	// starts, from the first of them, however many that takes; unset, 64
+	// waits yield (about 30 µs on a quiet machine). A count of yields
+	// lasts far longer on a loaded machine, where each sched_yield gives
+	// the core away for a time slice (500 a second were seen under CI's
+	// load): a poller that is to stay awake for a while says for how long.
 	Awake time.Duration
 	// NoSleep keeps a Backoff at sched_yield for ever: busy polling that
 	// still lets other threads of the core run.
@@ -86,7 +83,7 @@ func (b *Backoff) yields() bool {
 		}
 		return now-b.since < b.Awake
 	}
-	return b.n <= b.Yields || b.Yields == 0 && b.n <= yield
+	return b.n <= yield
 }
 
 // Reset starts the escalation again, after the awaited change happened.
