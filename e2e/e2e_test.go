@@ -217,18 +217,28 @@ func TestTraffic(t *testing.T) {
 	tx.wait(t, 60*time.Second)
 	rx.wait(t, 60*time.Second)
 	s := rx.summary(t)
-	if s.RX == nil || s.RX.Packets != uint64(n) || s.Check == nil || s.Check.Lost+s.Check.Dup+s.Check.Late != 0 {
-		t.Fatalf("receiver: %+v %+v\n%s", s.RX, s.Check, rx.out.String())
-	}
 	in, _ := d.port(t, "sw0", "p1")
 	out, _ := d.port(t, "sw0", "p2")
-	if in.RxPackets != uint64(n) || out.TxPackets != uint64(n) || in.TotalDrops()+out.TotalDrops() != 0 {
-		t.Fatalf("switch counters: in %+v, out %+v", in, out)
+	// Every packet arrives once and in order, except those the switch
+	// dropped, and counted, because the receiver's ring was full: a
+	// race-built receiver starved of its core for longer than its ring
+	// lasts (330 ms) on a loaded CI machine lost 15 of 100,000 once. No
+	// other drop, and no more than 1 %.
+	full := in.Drops["queue-full"] + out.Drops["queue-full"]
+	switch {
+	case s.RX == nil || s.Check == nil:
+		t.Fatalf("no receiver summary:\n%s", rx.out.String())
+	case s.Check.Dup+s.Check.Late != 0 || s.RX.Packets+s.Check.Lost != uint64(n) || s.Check.Lost != full || full > uint64(n/100) ||
+		in.RxPackets != uint64(n) || out.TxPackets+full != uint64(n) || in.TotalDrops()+out.TotalDrops() != full:
+		t.Fatalf("receiver: %+v %+v\nswitch counters: in %+v, out %+v\nsender:\n%s\nreceiver:\n%s",
+			s.RX, s.Check, in, out, tx.out.String(), rx.out.String())
+	case full > 0:
+		t.Logf("the switch dropped %d packets, counted, at the receiver's full ring (a starved receiver)", full)
 	}
 	if table := d.ctl(t, "learning", "show", "sw0"); !strings.Contains(table, mac(1)) {
 		t.Fatalf("the sender's MAC was not learned:\n%s", table)
 	}
-	t.Logf("%d packets, none lost; switch rx %d tx %d", n, in.RxPackets, out.TxPackets)
+	t.Logf("%d packets, %d lost; switch rx %d tx %d", n, full, in.RxPackets, out.TxPackets)
 }
 
 // TestKillClient: kill -9 of a sender during traffic brings its port down,
